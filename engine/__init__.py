@@ -1,0 +1,1 @@
+"""Headless fine-tuning engine: config schema, data, models, stages, export, chat, hardware."""

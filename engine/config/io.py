@@ -1,0 +1,189 @@
+"""Read and write configs: YAML files, `key=value` overrides, one-line errors."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import ConfigError, Problem
+from .rules import Purpose, check_config
+from .schema import TrainConfig
+
+# LLaMA-Factory keys for features lmf-tui does not run; a falsy value is accepted and ignored.
+UNSUPPORTED = {
+    "Megatron (MCA)": ("use_mca", "mca_", "megatron"),
+    "Ray": ("use_ray", "ray_", "resources_per_worker", "placement_strategy"),
+    "KTransformers": ("use_kt", "kt_", "cpu_infer", "chunk_size"),
+    "BAdam": ("use_badam", "badam_"),
+    "GaLore": ("use_galore", "galore_"),
+    "APOLLO": ("use_apollo", "apollo_"),
+    "LLaMA Pro": ("use_llama_pro",),
+    "Adam-mini": ("use_adam_mini",),
+    "Muon": ("use_muon",),
+    "Liger kernel": ("enable_liger_kernel",),
+    "SwanLab": ("use_swanlab", "swanlab_"),
+    "mixture of depths": ("mixture_of_depths",),
+    "shift short attention": ("shift_attn",),
+    "RoPE scaling": ("rope_scaling",),
+    "multimodal inputs": ("image_", "video_", "audio_", "freeze_vision_tower", "freeze_multi_modal_projector",
+                          "freeze_language_model", "train_mm_proj_only", "use_audio_in_video"),
+    "vLLM": ("vllm_",),
+    "SGLang": ("sglang_",),
+    "FP8 training": ("fp8",),
+    "DFT loss": ("use_dft_loss",),
+    "MoE aux loss": ("moe_aux_loss_coef",),
+}
+# Keys LLaMA-Factory writes that change nothing here; accepted and dropped.
+IGNORED = {"print_param_status", "compute_accuracy", "disable_shuffling", "upcast_layernorm",
+           "upcast_lmhead_output", "use_fast_tokenizer", "resize_vocab", "split_special_tokens", "new_special_tokens",
+           "low_cpu_mem_usage", "offload_folder", "use_cache", "hf_hub_token", "ms_hub_token", "om_hub_token",
+           "use_reentrant_gc", "include_num_input_tokens_seen", "include_tokens_per_second", "save_safetensors",
+           "ignore_pad_token_for_loss", "model_max_length", "data_shared_file_system", "pissa_convert",
+           "loraplus_lr_embedding", "module_dropout", "ddp_broadcast_buffers", "remove_unused_columns",
+           "use_v1_kernels", "freeze_partial_layers"}
+
+
+def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
+    """Validate a raw mapping (from YAML or a form) into a config; raises ConfigError."""
+    problems: list[Problem] = []
+    clean: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in TrainConfig.model_fields:
+            clean[key] = value
+        elif (feature := _unsupported_feature(key)) is not None:
+            if value not in (None, False, 0, "", [], {}):
+                problems.append(Problem((key,), f"{feature} is a LLaMA-Factory feature lmf-tui does not run",
+                                        f"remove '{key}' from the config"))
+        elif key in IGNORED:
+            continue
+        else:
+            problems.append(Problem((key,), "unknown key", _did_you_mean(key)))
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config = TrainConfig.model_validate(clean)
+    except ValidationError as exc:
+        raise ConfigError([_problem_from_pydantic(err) for err in exc.errors()]) from None
+    if rule_problems := check_config(config, purpose):
+        raise ConfigError(rule_problems)
+    if config.neat_packing and config.packing is None:
+        config.packing = True
+    return config
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None,
+                purpose: Purpose = "any") -> TrainConfig:
+    """Read a LLaMA-Factory style YAML file and apply `key=value` overrides."""
+    raw = read_yaml(path)
+    raw.update(parse_overrides(overrides or []))
+    return parse_config(raw, purpose)
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """The top-level mapping of a YAML file, or a one-line ConfigError."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file — check the path") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`key=value` strings to a mapping, each value typed by the schema's field type."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().lstrip("-")
+        if not sep or not key:
+            raise ConfigError(Problem((item,), "an override must look like key=value", "e.g. learning_rate=1e-4"))
+        out[key] = coerce_value(key, text.strip())
+    return out
+
+
+def coerce_value(key: str, text: str) -> Any:
+    """Turn form or command-line text into the field's type ('' and null mean unset)."""
+    if key not in TrainConfig.model_fields:
+        return yaml.safe_load(text) if text else None
+    if text.lower() in ("", "null", "none", "~"):
+        return None
+    annotation = TrainConfig.model_fields[key].annotation
+    try:
+        return TypeAdapter(annotation).validate_python(text)
+    except ValidationError:
+        pass
+    try:
+        return TypeAdapter(annotation).validate_python(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError):
+        return text  # parse_config reports the field with its expected type
+
+
+def config_to_dict(config: TrainConfig, full: bool = False) -> dict[str, Any]:
+    """The config as a YAML-ready mapping: only the keys set or changed, unless `full`."""
+    data = config.model_dump(mode="json")
+    if full:
+        return data
+    defaults = TrainConfig().model_dump(mode="json")
+    return {k: v for k, v in data.items() if k in config.model_fields_set or v != defaults[k]}
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML text in schema order, readable by LLaMA-Factory."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike) -> Path:
+    """Write the config as YAML atomically (temp file, fsync, rename)."""
+    return atomic_write_text(path, dump_yaml(config_to_dict(config)))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write text so a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _unsupported_feature(key: str) -> str | None:
+    for feature, prefixes in UNSUPPORTED.items():
+        if any(key == p or (p.endswith("_") and key.startswith(p)) for p in prefixes):
+            return feature
+    return None
+
+
+def _did_you_mean(key: str) -> str:
+    close = difflib.get_close_matches(key, TrainConfig.model_fields.keys(), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else "see `lmf-tui train --help-keys` for the keys"
+
+
+def _problem_from_pydantic(err: dict[str, Any]) -> Problem:
+    name = str(err["loc"][0]) if err["loc"] else ""
+    info = TrainConfig.model_fields.get(name)
+    hint = info.description if info else ""
+    value = err.get("input")
+    msg = err["msg"].replace("Input should be", "should be").replace("Input", "value")
+    return Problem((name,), f"{msg} (got {value!r})", hint.rstrip(".") if hint else "")

@@ -1,0 +1,235 @@
+"""Cross-field rules, checked before any model or data is loaded.
+
+Each rule returns a Problem naming the fields and the fix, or None. The CLI and the TUI's forms
+call `check_config`, so both print the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+from .errors import Problem
+from .schema import TrainConfig
+
+Purpose = Literal["any", "train", "export", "chat"]
+Rule = Callable[[TrainConfig], Problem | None]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    """Register a cross-field rule."""
+    RULES.append(fn)
+    return fn
+
+
+def check_config(config: TrainConfig, purpose: Purpose = "any") -> list[Problem]:
+    """Every broken rule of this config, for a job of the given purpose."""
+    problems = [p for fn in RULES if (p := fn(config)) is not None]
+    return _required(config, purpose) + problems
+
+
+def _required(c: TrainConfig, purpose: Purpose) -> list[Problem]:
+    need: dict[str, str] = {}
+    if purpose in ("train", "export", "chat"):
+        need["model_name_or_path"] = "set it to a hub id, a local folder or a .gguf file"
+    if purpose == "train":
+        need["output_dir"] = "set the folder where the run is written"
+        if c.do_train:
+            need["dataset"] = "name a data set from dataset_info.json in dataset_dir"
+    if purpose == "export":
+        need["export_dir"] = "set the folder the merged model is written to"
+    return [Problem((k,), "is required", fix) for k, fix in need.items() if not getattr(c, k)]
+
+
+@rule
+def _quantization_needs_adapter(c: TrainConfig) -> Problem | None:
+    if c.quantization_bit and c.finetuning_type not in ("lora", "oft"):
+        return Problem(("quantization_bit", "finetuning_type"),
+                       f"a quantized base can only be trained with lora or oft, not {c.finetuning_type}",
+                       "set finetuning_type: lora, or remove quantization_bit")
+
+
+@rule
+def _lora_variants_need_lora(c: TrainConfig) -> Problem | None:
+    used = [k for k in ("use_dora", "use_rslora", "pissa_init") if getattr(c, k)]
+    used += ["loraplus_lr_ratio"] if c.loraplus_lr_ratio else []
+    if used and c.finetuning_type != "lora":
+        return Problem((*used, "finetuning_type"), f"{', '.join(used)} only apply to LoRA",
+                       "set finetuning_type: lora, or turn them off")
+
+
+@rule
+def _pissa_not_quantized(c: TrainConfig) -> Problem | None:
+    if c.pissa_init and c.quantization_bit:
+        return Problem(("pissa_init", "quantization_bit"), "PiSSA cannot initialise from a quantized base",
+                       "turn pissa_init off, or remove quantization_bit")
+
+
+@rule
+def _dora_not_with_pissa(c: TrainConfig) -> Problem | None:
+    if c.use_dora and c.pissa_init:
+        return Problem(("use_dora", "pissa_init"), "DoRA and PiSSA initialisation cannot be combined",
+                       "keep one of them")
+
+
+@rule
+def _prompt_masking_exclusive(c: TrainConfig) -> Problem | None:
+    if c.train_on_prompt and c.mask_history:
+        return Problem(("train_on_prompt", "mask_history"), "cannot both be on",
+                       "train_on_prompt trains every token; mask_history only the last answer: keep one")
+
+
+@rule
+def _neat_packing_needs_packing(c: TrainConfig) -> Problem | None:
+    if c.neat_packing and c.packing is False:
+        return Problem(("neat_packing", "packing"), "neat_packing is a kind of packing",
+                       "set packing: true, or turn neat_packing off")
+
+
+@rule
+def _packing_stages(c: TrainConfig) -> Problem | None:
+    if (c.packing or c.neat_packing) and c.stage not in ("pt", "sft"):
+        return Problem(("packing", "stage"), f"packing works for pt and sft, not {c.stage}",
+                       "turn packing and neat_packing off")
+
+
+@rule
+def _mask_history_sft(c: TrainConfig) -> Problem | None:
+    if c.mask_history and c.stage != "sft":
+        return Problem(("mask_history", "stage"), "mask_history applies to sft only", "turn mask_history off")
+
+
+@rule
+def _val_or_eval_dataset(c: TrainConfig) -> Problem | None:
+    if c.val_size and c.eval_dataset:
+        return Problem(("val_size", "eval_dataset"), "cannot both be set",
+                       "hold out rows with val_size, or name an eval_dataset, not both")
+
+
+@rule
+def _val_size_whole_when_large(c: TrainConfig) -> Problem | None:
+    if c.val_size >= 1 and c.val_size != int(c.val_size):
+        return Problem(("val_size",), "a value of 1 or more is a row count and must be whole",
+                       "use a share below 1 (e.g. 0.1) or a whole count (e.g. 100)")
+    if c.streaming and 0 < c.val_size < 1:
+        return Problem(("val_size", "streaming"), "a streamed data set has no length to take a share of",
+                       "give val_size as a row count (e.g. 100)")
+
+
+@rule
+def _streaming_needs_max_steps(c: TrainConfig) -> Problem | None:
+    if c.streaming and c.max_steps <= 0:
+        return Problem(("streaming", "max_steps"), "a streamed data set has no length, so epochs cannot end it",
+                       "set max_steps (e.g. 1000)")
+
+
+@rule
+def _one_mixed_precision(c: TrainConfig) -> Problem | None:
+    if c.bf16 and c.fp16:
+        return Problem(("bf16", "fp16"), "cannot both be on", "keep one: bf16 on Ampere or newer, fp16 before")
+    if c.pure_bf16 and c.fp16:
+        return Problem(("pure_bf16", "fp16"), "cannot both be on", "turn fp16 off")
+
+
+@rule
+def _adapters_need_adapter_method(c: TrainConfig) -> Problem | None:
+    if c.adapter_name_or_path and c.finetuning_type not in ("lora", "oft"):
+        return Problem(("adapter_name_or_path", "finetuning_type"),
+                       f"adapters load only with lora or oft, not {c.finetuning_type}",
+                       "set finetuning_type: lora, or remove adapter_name_or_path")
+
+
+@rule
+def _new_adapter_not_quantized(c: TrainConfig) -> Problem | None:
+    if c.create_new_adapter and c.quantization_bit:
+        return Problem(("create_new_adapter", "quantization_bit"),
+                       "a new adapter cannot be stacked on a quantized base", "turn create_new_adapter off")
+
+
+@rule
+def _oft_size(c: TrainConfig) -> Problem | None:
+    if c.finetuning_type == "oft" and (c.oft_rank == 0) == (c.oft_block_size == 0):
+        return Problem(("oft_rank", "oft_block_size"), "exactly one of them must be set (the other 0)",
+                       "e.g. oft_rank: 0 with oft_block_size: 32")
+
+
+@rule
+def _eval_needs_data(c: TrainConfig) -> Problem | None:
+    if c.eval_strategy != "no" and not (c.val_size or c.eval_dataset):
+        return Problem(("eval_strategy", "val_size", "eval_dataset"), "evaluation needs evaluation data",
+                       "set val_size (e.g. 0.1) or eval_dataset, or eval_strategy: no")
+
+
+@rule
+def _best_model_needs_eval(c: TrainConfig) -> Problem | None:
+    if c.load_best_model_at_end and c.eval_strategy == "no":
+        return Problem(("load_best_model_at_end", "eval_strategy"), "the best model is chosen by evaluation",
+                       "set eval_strategy: steps (with save_strategy the same), or turn it off")
+
+
+@rule
+def _predict_needs_eval_dataset(c: TrainConfig) -> Problem | None:
+    if c.do_predict and not c.eval_dataset:
+        return Problem(("do_predict", "eval_dataset"), "prediction runs on eval_dataset", "name an eval_dataset")
+
+
+@rule
+def _generate_only_sft(c: TrainConfig) -> Problem | None:
+    if c.predict_with_generate and c.stage != "sft":
+        return Problem(("predict_with_generate", "stage"), "generation applies to sft only",
+                       "turn predict_with_generate off")
+    if c.predict_with_generate and c.do_train:
+        return Problem(("predict_with_generate", "do_train"), "generation is for evaluation, not training",
+                       "set do_train: false to predict")
+
+
+@rule
+def _resume_not_overwrite(c: TrainConfig) -> Problem | None:
+    if c.resume_from_checkpoint and c.overwrite_output_dir:
+        return Problem(("resume_from_checkpoint", "overwrite_output_dir"), "cannot resume into a wiped folder",
+                       "turn overwrite_output_dir off to resume")
+
+
+@rule
+def _label_smoothing_sigmoid(c: TrainConfig) -> Problem | None:
+    if c.dpo_label_smoothing and c.pref_loss != "sigmoid":
+        return Problem(("dpo_label_smoothing", "pref_loss"), "label smoothing applies to the sigmoid loss only",
+                       "set pref_loss: sigmoid, or dpo_label_smoothing: 0")
+
+
+@rule
+def _reference_free_losses(c: TrainConfig) -> Problem | None:
+    if c.stage == "dpo" and c.pref_loss in ("orpo", "simpo") and c.ref_model:
+        return Problem(("pref_loss", "ref_model"), f"{c.pref_loss} uses no reference model",
+                       "remove ref_model, or use pref_loss: sigmoid")
+
+
+@rule
+def _ppo_needs_reward_model(c: TrainConfig) -> Problem | None:
+    if c.stage == "ppo" and not c.reward_model:
+        return Problem(("stage", "reward_model"), "PPO needs a reward model",
+                       "train one with stage: rm, then set reward_model to its output_dir")
+    if c.stage == "grpo" and not (c.reward_model or c.reward_funcs):
+        return Problem(("stage", "reward_model", "reward_funcs"), "GRPO needs a reward",
+                       "set reward_model, or reward_funcs: module:function")
+
+
+@rule
+def _lora_reward_model_needs_lora(c: TrainConfig) -> Problem | None:
+    if c.stage == "ppo" and c.reward_model_type == "lora" and c.finetuning_type != "lora":
+        return Problem(("reward_model_type", "finetuning_type"), "a LoRA reward model needs LoRA training",
+                       "set finetuning_type: lora, or reward_model_type: full")
+
+
+@rule
+def _gptq_export(c: TrainConfig) -> Problem | None:
+    if c.export_quantization_bit:
+        return Problem(("export_quantization_bit",), "GPTQ export is not supported",
+                       "use export_gguf: [q4_k_m] for a quantized model")
+
+
+@rule
+def _unsupported_quantization_method(c: TrainConfig) -> Problem | None:
+    if c.quantization_bit == 8 and c.quantization_type != "nf4":
+        return Problem(("quantization_type", "quantization_bit"), "the 4-bit type applies to 4 bits only",
+                       "remove quantization_type, or set quantization_bit: 4")

@@ -1,0 +1,53 @@
+"""Start a run in its own process session and stop it gracefully (no torch here).
+
+The child outlives the terminal, the app and an SSH hang-up: new session, stdin closed, output to
+`console.log` in the run directory (never a pipe that someone must drain).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig, save_config
+from .rundir import CONFIG_FILE, CONSOLE_FILE, RunLocked, holder_pid, is_locked
+
+
+def start_detached(config: TrainConfig, extra_env: dict[str, str] | None = None) -> Path:
+    """Write the config into its output_dir and start `lmf-tui train` there in a new session."""
+    if not config.output_dir:
+        raise ConfigError("output_dir: is required — set the folder where the run is written")
+    run_dir = Path(config.output_dir).resolve()
+    if is_locked(run_dir):
+        raise RunLocked(f"{run_dir}: another run (pid {holder_pid(run_dir)}) is writing this folder — "
+                        "stop it first, or choose another output_dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = config.model_copy(update={"output_dir": str(run_dir)})
+    config_path = save_config(config, run_dir / CONFIG_FILE)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    with open(run_dir / CONSOLE_FILE, "ab") as console:
+        subprocess.Popen(
+            [sys.executable, "-m", "lmftui.cli", "train", str(config_path)],
+            stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, env=env, cwd=os.getcwd(),
+        )
+    return run_dir
+
+
+def stop_run(run_dir: str | os.PathLike, timeout: float = 0.0) -> bool:
+    """Ask a running run to save and stop (SIGTERM); wait up to `timeout` s. False if none ran."""
+    pid = holder_pid(run_dir) if is_locked(run_dir) else None
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while timeout and time.monotonic() < deadline and is_locked(run_dir):
+        time.sleep(0.2)
+    return True

@@ -1,0 +1,98 @@
+"""The run journal: JSON lines appended by the engine and tailed by the TUI (no torch here).
+
+Each line is one object with `type` (start, step, eval, checkpoint, log, warning, error, done) and
+`time` (Unix seconds). Readers tail by byte offset and never re-read what they have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+EVENTS_FILE = "events.jsonl"
+EVENT_TYPES = ("start", "step", "eval", "checkpoint", "log", "warning", "error", "done")
+
+
+class EventWriter:
+    """Appends events to `events.jsonl`, one flushed line each, so a reader never sees half a line."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.path = Path(run_dir) / EVENTS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+        """Write one event; `fields` must be JSON-serialisable (non-finite floats become null)."""
+        assert type in EVENT_TYPES, type
+        event = {"type": type, "time": round(time.time(), 3), **fields}
+        self._fh.write(json.dumps(_finite(event), ensure_ascii=False) + "\n")
+        self._fh.flush()
+        if type in ("checkpoint", "error", "done"):
+            os.fsync(self._fh.fileno())
+        return event
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass
+class EventTail:
+    """Reads the events appended since the last call, by byte offset; a partial last line waits."""
+
+    path: Path
+    offset: int = 0
+    _pending: bytes = field(default=b"", repr=False)
+
+    def read(self, max_bytes: int = 4 << 20) -> list[dict[str, Any]]:
+        """New complete events (at most about `max_bytes` of them per call)."""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read(max_bytes)
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        data = self._pending + chunk
+        lines = data.split(b"\n")
+        self._pending = lines.pop()
+        return [event for line in lines if (event := _parse(line)) is not None]
+
+
+def read_events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete events of a run."""
+    return EventTail(Path(run_dir) / EVENTS_FILE).read(max_bytes=1 << 62)
+
+
+def iter_events(run_dir: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """All complete events of a run, streamed line by line."""
+    path = Path(run_dir) / EVENTS_FILE
+    if path.exists():
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.endswith(b"\n") and (event := _parse(line)) is not None:
+                    yield event
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        event = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return event if isinstance(event, dict) and "type" in event else None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
