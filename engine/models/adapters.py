@@ -1,0 +1,127 @@
+"""Make a loaded model trainable by the chosen method: lora (dora, rslora, pissa), oft, freeze or full."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import torch
+from peft import LoraConfig, OFTConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+from transformers import PreTrainedModel
+
+from ..config import ConfigError, TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+def _targets(text: str) -> str | list[str]:
+    names = _names(text)
+    return "all-linear" if names in ([], ["all"]) else names
+
+
+def apply_method(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
+    """Wrap or unfreeze the model for `finetuning_type`; returns the model to train."""
+    if config.quantization_bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    kind = config.finetuning_type
+    if kind == "full":
+        model.requires_grad_(True)
+        return _upcast_trainable(model, config)
+    if kind == "freeze":
+        return _upcast_trainable(_freeze(model, config), config)
+    model = _stack_existing_adapters(model, config)
+    if isinstance(model, PeftModel):
+        return _upcast_trainable(model, config)
+    peft_config = _lora_config(config) if kind == "lora" else _oft_config(config)
+    model = get_peft_model(model, peft_config)
+    return _upcast_trainable(model, config)
+
+
+def _lora_config(config: TrainConfig) -> LoraConfig:
+    init = f"pissa_niter_{config.pissa_iter}" if config.pissa_init and config.pissa_iter >= 0 else (
+        "pissa" if config.pissa_init else True)
+    return LoraConfig(
+        task_type="CAUSAL_LM", r=config.lora_rank, lora_alpha=config.lora_alpha or 2 * config.lora_rank,
+        lora_dropout=config.lora_dropout, target_modules=_targets(config.lora_target),
+        modules_to_save=_names(config.additional_target) or None, use_dora=config.use_dora,
+        use_rslora=config.use_rslora, init_lora_weights=init,
+    )
+
+
+def _oft_config(config: TrainConfig) -> OFTConfig:
+    return OFTConfig(
+        task_type="CAUSAL_LM", r=config.oft_rank, oft_block_size=config.oft_block_size,
+        target_modules=_targets(config.oft_target), modules_to_save=_names(config.additional_target) or None,
+    )
+
+
+def _stack_existing_adapters(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
+    """Merge all given adapters but the last; the last stays trainable unless create_new_adapter."""
+    paths = _names(config.adapter_name_or_path)
+    if not paths:
+        return model
+    keep_last = not config.create_new_adapter
+    to_merge = paths[:-1] if keep_last else paths
+    for path in to_merge:
+        model = PeftModel.from_pretrained(model, path).merge_and_unload()
+    if keep_last:
+        model = PeftModel.from_pretrained(model, paths[-1], is_trainable=True)
+    return model
+
+
+def load_adapters_for_inference(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
+    """Apply adapter_name_or_path for chat or export: all but the last merged, the last kept as a PeftModel."""
+    paths = _names(config.adapter_name_or_path)
+    for path in paths[:-1]:
+        model = PeftModel.from_pretrained(model, path).merge_and_unload()
+    return PeftModel.from_pretrained(model, paths[-1]) if paths else model
+
+
+def _freeze(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
+    """Train only the last (or first, if negative) N decoder layers' chosen modules, plus extra modules."""
+    layers = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    n = config.freeze_trainable_layers
+    if layers == 0 or abs(n) == 0 or abs(n) > layers:
+        raise ConfigError(f"freeze_trainable_layers: {n} does not fit a model of {layers} layers — "
+                          f"use 1..{layers} (or -1..-{layers} for the first layers)")
+    chosen = range(layers - n, layers) if n > 0 else range(0, -n)
+    modules = _names(config.freeze_trainable_modules)
+    extra = _names(config.freeze_extra_modules)
+    layer_re = re.compile(r"\.layers\.(\d+)\.")
+    trained = 0
+    for name, param in model.named_parameters():
+        match = layer_re.search(name)
+        in_layer = bool(match) and int(match.group(1)) in chosen and (
+            modules in ([], ["all"]) or any(f".{m}." in name or name.split(".")[-2] == m for m in modules))
+        wanted = in_layer or any(f"{m}." in name for m in extra)
+        param.requires_grad_(wanted)
+        trained += int(wanted)
+    if trained == 0:
+        raise ConfigError(f"freeze_trainable_modules: no parameter matches '{config.freeze_trainable_modules}' — "
+                          "use all, or module names such as mlp,self_attn")
+    return model
+
+
+def _upcast_trainable(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
+    """Keep trainable weights in fp32 (stable updates) unless pure_bf16 asks for all-bf16."""
+    if not config.pure_bf16:
+        for param in model.parameters():
+            if param.requires_grad and param.dtype in (torch.float16, torch.bfloat16):
+                param.data = param.data.float()
+    return model
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; 4-bit weights counted by their real element count."""
+    trainable = total = 0
+    for param in model.parameters():
+        n = param.numel()
+        if param.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        trainable += n if param.requires_grad else 0
+    return trainable, total

@@ -1,0 +1,193 @@
+"""One training run, top to bottom: lock the run dir, load data and model, train, save, journal.
+
+Stages pt and sft run here; the run directory is the only thing another process needs to follow it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..config import ConfigError, TrainConfig, check_config, save_config
+from ..events import EVENTS_FILE, EventWriter
+from ..rundir import CONFIG_FILE, RunLock, last_checkpoint, run_info
+from .journal import JournalCallback
+from .signals import GracefulStop
+
+Echo = Callable[[str], None]
+
+
+def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any]:
+    """Train as the config says; returns the `done` event. Raises ConfigError for bad input."""
+    if problems := check_config(config, "train"):
+        raise ConfigError(problems)
+    run_dir = Path(config.output_dir).resolve()
+    config = config.model_copy(update={"output_dir": str(run_dir)})
+    with RunLock(run_dir):
+        resume = _prepare_run_dir(config, run_dir)
+        events = EventWriter(run_dir)
+        try:
+            return _train(config, run_dir, resume, events, echo)
+        except ConfigError as exc:
+            events.emit("error", message=str(exc), kind="config")
+            raise
+        except torch.OutOfMemoryError as exc:
+            events.emit("error", message=f"out of memory: {str(exc).splitlines()[0]}",
+                        fix="lower per_device_train_batch_size or cutoff_len, or set quantization_bit: 4")
+            raise
+        except Exception as exc:
+            trace = run_dir / "error.log"
+            trace.write_text(traceback.format_exc(), encoding="utf-8")
+            events.emit("error", message=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                        traceback_file=str(trace))
+            raise
+        finally:
+            events.close()
+
+
+def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
+    """Wipe on overwrite, refuse to clobber a finished run, and pick the checkpoint to resume from."""
+    if config.overwrite_output_dir:
+        for path in run_dir.glob("checkpoint-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for name in (EVENTS_FILE, "trainer_log.jsonl", "error.log"):
+            (run_dir / name).unlink(missing_ok=True)
+    if isinstance(config.resume_from_checkpoint, str) and config.resume_from_checkpoint.lower() not in ("true",):
+        if not Path(config.resume_from_checkpoint).is_dir():
+            raise ConfigError(f"resume_from_checkpoint: no checkpoint folder at {config.resume_from_checkpoint} "
+                              "— point at a checkpoint-N folder")
+        return config.resume_from_checkpoint
+    found = last_checkpoint(run_dir)
+    if found is None and config.resume_from_checkpoint:
+        raise ConfigError(f"resume_from_checkpoint: {run_dir} has no checkpoint yet — start without it")
+    if found is None and run_info(run_dir).status == "done":
+        raise ConfigError(f"output_dir: {run_dir} already holds a finished run — "
+                          "set overwrite_output_dir: true, or choose another output_dir")
+    if found is not None and run_info(run_dir).status == "done" and not config.resume_from_checkpoint:
+        raise ConfigError(f"output_dir: {run_dir} already holds a finished run — "
+                          "set overwrite_output_dir: true, or choose another output_dir")
+    return str(found) if found else None
+
+
+def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter,
+           echo: Echo | None) -> dict[str, Any]:
+    from ..data import build_datasets, make_collator
+    from ..models import apply_method, count_parameters, load_model, load_tokenizer
+    from ..models.loader import attn_implementation, compute_dtype
+    from .memory import peak_memory_gb
+    from .trainer import LmfTrainer, counting_collator, training_arguments
+
+    say = echo or (lambda line: None)
+    save_config(config, run_dir / CONFIG_FILE)
+    t_start = time.time()
+    if config.stage not in ("pt", "sft"):
+        raise ConfigError(f"stage: {config.stage} is not available in this version — use pt or sft")
+    if config.use_unsloth:
+        _require_unsloth()
+    say(f"Loading tokenizer and data for {config.model_name_or_path} …")
+    tokenizer = load_tokenizer(config)
+    data = build_datasets(config, tokenizer)
+    for warning in data.report.warnings():
+        events.emit("warning", message=warning)
+        say(f"warning: {warning}")
+    say("Loading model …")
+    model = apply_method(load_model(config, for_training=True), config)
+    trainable, total = count_parameters(model)
+    gradient_checkpointing = _gradient_checkpointing(config)
+    args = training_arguments(config, gradient_checkpointing)
+    trainer = LmfTrainer(
+        model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
+        data_collator=counting_collator(make_collator(config, tokenizer)), processing_class=tokenizer,
+        lmf_config=config,
+    )
+    stop = GracefulStop()
+    trainer.add_callback(JournalCallback(events, run_dir, stop, peak_memory_gb, echo))
+    plan = {
+        "finetuning_type": config.finetuning_type, "dataset": config.dataset, "trainable_params": trainable,
+        "total_params": total, "dtype": str(compute_dtype(config)).replace("torch.", ""),
+        "attn": attn_implementation(config), "gradient_checkpointing": gradient_checkpointing,
+        "device": "cuda" if torch.cuda.is_available() and not config.use_cpu else "cpu",
+        "batch_size": config.per_device_train_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "packing": bool(config.packing if config.packing is not None else config.stage == "pt"),
+        "neat_packing": config.neat_packing, "cutoff_len": config.cutoff_len, "data": data.report.to_dict(),
+        "resume_from": resume,
+    }
+    events.emit("start", stage=config.stage, model=config.model_name_or_path, output_dir=str(run_dir),
+                num_examples=_len(data.train), max_steps=_planned_steps(config, data.train), plan=plan,
+                estimate_gb=_estimate_gb(config), pid=os.getpid())
+    say(f"Training {trainable:,} of {total:,} parameters on {_len(data.train)} examples"
+        + (f", resuming from {resume}" if resume else ""))
+    with stop:
+        result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(run_dir))
+    trainer.save_state()
+    tokenizer.save_pretrained(str(run_dir))
+    metrics = dict(result.metrics)
+    runtime = max(metrics.get("train_runtime", time.time() - t_start), 1e-9)
+    tokens = trainer.state.num_input_tokens_seen
+    metrics.update(num_real_tokens=tokens, real_tokens_per_s=round(tokens / runtime, 2) if not resume else None,
+                   padding_share=round(1 - tokens / trainer.padded_tokens, 4) if trainer.padded_tokens else None,
+                   peak_memory_gb=round(peak_memory_gb(), 3))
+    trainer.save_metrics("train", {k: v for k, v in metrics.items() if v is not None})
+    if config.do_eval and data.eval is not None:
+        trainer.save_metrics("eval", trainer.evaluate())
+    status = "stopped" if stop.requested else "done"
+    done = events.emit("done", status=status, step=trainer.state.global_step, max_steps=trainer.state.max_steps,
+                       train_loss=metrics.get("train_loss"), runtime_s=round(runtime, 2), output=str(run_dir),
+                       metrics=metrics)
+    say(f"{'Stopped' if stop.requested else 'Done'} at step {trainer.state.global_step}: {run_dir}")
+    return done
+
+
+def _gradient_checkpointing(config: TrainConfig) -> bool:
+    """On unless disabled; left off on the CPU, where memory is rarely the limit and speed is."""
+    if config.disable_gradient_checkpointing is not None:
+        return not config.disable_gradient_checkpointing
+    return torch.cuda.is_available() and not config.use_cpu
+
+
+def _require_unsloth() -> None:
+    import importlib.util
+
+    if not torch.cuda.is_available():
+        raise ConfigError("use_unsloth: unsloth runs on CUDA GPUs only — set use_unsloth: false on this machine")
+    if importlib.util.find_spec("unsloth") is None:
+        raise ConfigError("use_unsloth: unsloth is not installed — run `pip install 'lmf-tui[unsloth]'`, "
+                          "or set use_unsloth: false")
+
+
+def _len(dataset: Any) -> int | None:
+    try:
+        return len(dataset)
+    except TypeError:
+        return None
+
+
+def _planned_steps(config: TrainConfig, dataset: Any) -> int | None:
+    if config.max_steps > 0:
+        return config.max_steps
+    n = _len(dataset)
+    if n is None:
+        return None
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    batches = math.ceil(n / (config.per_device_train_batch_size * world))
+    return max(1, batches // config.gradient_accumulation_steps) * math.ceil(config.num_train_epochs)
+
+
+def _estimate_gb(config: TrainConfig) -> float | None:
+    """The sizing estimator's peak for this config, when it can read the model's shape."""
+    try:
+        from ..sizing import estimate_memory, read_model_shape
+
+        shape = read_model_shape(config.model_name_or_path, config.gguf_file)
+        return round(estimate_memory(config, shape).peak_gb, 3)
+    except Exception:  # the estimate is advisory; a run never fails for it
+        return None

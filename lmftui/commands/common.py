@@ -1,0 +1,67 @@
+"""Helpers shared by the sub-commands: one-line errors and the dry-run plan (torch-free)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from engine.config import ConfigError, TrainConfig, check_config
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print a one-line error on stderr and return the exit code."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def print_plan(config: TrainConfig) -> int:
+    """Validate a training config and print what would run, loading no weights."""
+    if problems := check_config(config, "train"):
+        raise ConfigError(problems)
+    from engine.data.dataset_info import resolve_datasets
+    from engine.models.source import resolve_model_source
+
+    source = resolve_model_source(config)
+    datasets = resolve_datasets(config)
+    eval_sets = resolve_datasets(config, "eval_dataset") if config.eval_dataset else []
+    shape = _model_summary(config)
+    packing = config.packing if config.packing is not None else config.stage == "pt"
+    lines = [
+        f"stage           {config.stage} ({config.finetuning_type})",
+        f"model           {config.model_name_or_path}" + (f"  [gguf: {source.gguf_file}]" if source.is_gguf else ""),
+        f"model shape     {shape}",
+        "datasets        " + ", ".join(f"{d.name} ({d.formatting}{', ranking' if d.is_ranking else ''}: {d.source})"
+                                       for d in datasets),
+        f"eval            {', '.join(d.name for d in eval_sets) or (f'val_size={config.val_size}' if config.val_size else 'none')}",
+        f"batch           {config.per_device_train_batch_size} x {config.gradient_accumulation_steps} accumulation, "
+        f"cutoff_len {config.cutoff_len}, packing {'neat' if config.neat_packing else packing}",
+        f"schedule        lr {config.learning_rate:g} {config.lr_scheduler_type}, "
+        + (f"max_steps {config.max_steps}" if config.max_steps > 0 else f"{config.num_train_epochs:g} epochs"),
+        f"output_dir      {Path(config.output_dir).resolve()}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _model_summary(config: TrainConfig) -> str:
+    """Architecture and size from config.json or GGUF metadata, when the sizing reader is available."""
+    try:
+        from engine.sizing import read_model_shape
+    except ImportError:
+        return _config_json_summary(config)
+    try:
+        shape = read_model_shape(config.model_name_or_path, config.gguf_file)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the plan still prints without the shape
+        return f"unknown ({type(exc).__name__})"
+    return str(shape)
+
+
+def _config_json_summary(config: TrainConfig) -> str:
+    path = Path(config.model_name_or_path or "") / "config.json"
+    if not path.exists():
+        return "unknown"
+    data = json.loads(path.read_text())
+    return f"{data.get('model_type', '?')}, hidden {data.get('hidden_size')}, layers {data.get('num_hidden_layers')}"

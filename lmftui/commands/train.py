@@ -1,0 +1,79 @@
+"""`lmf-tui train CONFIG [key=value ...]`: validate, plan (--dry-run), run here or detached."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.config import ConfigError, TrainConfig, field_groups, load_config
+
+from .common import fail, print_plan
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train from a LLaMA-Factory style YAML (or a preset name)",
+        description="Train from a LLaMA-Factory style YAML file or a preset name, with key=value overrides.",
+        epilog="example: lmf-tui train demo learning_rate=2e-4 max_steps=20 --detach",
+    )
+    p.add_argument("config", nargs="?", help="YAML file, or a preset name (see `lmf-tui train --list-presets`)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys, typed by the schema")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the plan; load no weights")
+    p.add_argument("--detach", action="store_true", help="run in the background; print the run directory")
+    p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    p.add_argument("--help-keys", action="store_true", help="list every config key with its help and exit")
+
+
+def resolve_config(name: str, overrides: list[str]) -> TrainConfig:
+    """A YAML path or a preset name, with overrides applied."""
+    if Path(name).is_file() or name.endswith((".yaml", ".yml")):
+        return load_config(name, overrides)
+    from engine.presets import get_preset
+
+    return get_preset(name).load(overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.help_keys:
+        return _print_keys()
+    if args.list_presets:
+        from engine.presets import list_presets
+
+        for preset in list_presets():
+            print(f"{preset.name:<22} {preset.title} — {preset.description}")
+        return 0
+    if not args.config:
+        return fail("train: name a config file or a preset — e.g. `lmf-tui train demo`")
+    try:
+        config = resolve_config(args.config, args.overrides)
+        if args.dry_run:
+            return print_plan(config)
+        if args.detach:
+            from engine.detach import start_detached
+
+            print(start_detached(config))
+            return 0
+        from engine.train import run_training
+
+        done = run_training(config, echo=lambda line: print(line, flush=True))
+        return 0 if done["status"] in ("done", "stopped") else 1
+    except ConfigError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except Exception as exc:  # the journal holds the details; the user gets one line
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return fail(f"{type(exc).__name__}: {first} (details in the run's error.log)", code=1)
+
+
+def _print_keys() -> int:
+    for group, names in field_groups().items():
+        if not names:
+            continue
+        print(f"\n{group}")
+        for name in names:
+            info = TrainConfig.model_fields[name]
+            print(f"  {name:<32} {info.description} [default: {info.default!r}]")
+    sys.stdout.flush()
+    return 0
