@@ -121,15 +121,19 @@ def coerce_value(key: str, text: str) -> Any:
         return yaml.safe_load(text) if text else None
     if text.lower() in ("", "null", "none", "~"):
         return None
-    annotation = TrainConfig.model_fields[key].annotation
+    adapter = TypeAdapter(TrainConfig.model_fields[key].annotation)
+    candidates: list[Any] = []
     try:
-        return TypeAdapter(annotation).validate_python(text)
-    except ValidationError:
+        candidates.append(yaml.safe_load(text))
+    except yaml.YAMLError:
         pass
-    try:
-        return TypeAdapter(annotation).validate_python(yaml.safe_load(text))
-    except (ValidationError, yaml.YAMLError):
-        return text  # parse_config reports the field with its expected type
+    candidates += [text, [part.strip() for part in text.split(",")]]
+    for candidate in candidates:
+        try:
+            return adapter.validate_python(candidate)
+        except ValidationError:
+            continue
+    return text  # parse_config reports the field with its expected type
 
 
 def config_to_dict(config: TrainConfig, full: bool = False) -> dict[str, Any]:

@@ -1,0 +1,72 @@
+"""The run journal and run directory: tailing by offset, partial lines, locks, status from events."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from engine.events import EventTail, EventWriter, read_events
+from engine.rundir import RunLock, RunLocked, is_locked, last_checkpoint, list_runs, run_info
+
+
+def test_tail_reads_only_new_complete_lines(tmp_path):
+    writer = EventWriter(tmp_path)
+    tail = EventTail(writer.path)
+    writer.emit("start", stage="sft")
+    assert [e["type"] for e in tail.read()] == ["start"]
+    assert tail.read() == []
+    with open(writer.path, "a") as fh:  # a writer caught mid-line
+        fh.write('{"type": "step", "st')
+    assert tail.read() == []
+    with open(writer.path, "a") as fh:
+        fh.write('ep": 3}\n')
+    assert tail.read() == [{"type": "step", "step": 3}]
+
+
+def test_non_finite_numbers_become_null(tmp_path):
+    writer = EventWriter(tmp_path)
+    writer.emit("step", loss=float("nan"), grad_norm=float("inf"))
+    line = json.loads(writer.path.read_text())
+    assert line["loss"] is None and line["grad_norm"] is None
+
+
+def test_status_from_journal(tmp_path):
+    for name, last, status in [("a", ("done", {"status": "done"}), "done"),
+                               ("b", ("error", {"message": "boom"}), "failed"),
+                               ("c", ("done", {"status": "stopped"}), "stopped"),
+                               ("d", ("step", {"step": 1}), "stopped")]:
+        writer = EventWriter(tmp_path / name)
+        writer.emit("start", stage="sft", model="m", max_steps=10)
+        writer.emit(last[0], **last[1])
+        writer.close()
+        assert run_info(tmp_path / name).status == status
+    assert len(list_runs(tmp_path)) == 4
+
+
+def test_lock_is_exclusive_and_dies_with_its_process(tmp_path):
+    with RunLock(tmp_path):
+        assert is_locked(tmp_path)
+        try:
+            RunLock(tmp_path).acquire()
+        except RunLocked as exc:
+            assert "another run" in str(exc)
+        else:
+            raise AssertionError("a second lock was granted")
+    assert not is_locked(tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", "import sys,time; from engine.rundir import RunLock;"
+                              f"RunLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); time.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "locked"
+    assert is_locked(tmp_path)
+    child.kill()
+    child.wait()
+    assert not is_locked(tmp_path)
+
+
+def test_last_checkpoint_skips_incomplete(tmp_path):
+    (tmp_path / "checkpoint-5").mkdir()
+    (tmp_path / "checkpoint-5" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-10").mkdir()  # killed while saving: no trainer_state.json
+    assert last_checkpoint(tmp_path).name == "checkpoint-5"
+    assert read_events(tmp_path) == []
