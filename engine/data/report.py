@@ -32,6 +32,7 @@ class DataReport:
     padding_share: float | None = None
     cutoff_len: int | None = None
     notes: list[str] = field(default_factory=list)
+    eval: DataReport | None = None  # rows of eval_dataset, counted apart
 
     def count_read(self, dataset: str, n: int = 1) -> None:
         """Record `n` rows read from a data set."""
@@ -71,7 +72,10 @@ class DataReport:
                 out.append(f"{name}: {n} of {counts.read} rows left out: {reason}")
         if self.truncated:
             out.append(f"{self.truncated} of {self.rows_kept} rows were cut to cutoff_len={self.cutoff_len} tokens")
-        return out + self.notes
+        out += self.notes
+        if self.eval is not None:
+            out += [f"eval: {line}" for line in self.eval.warnings()]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (no per-row data)."""
@@ -83,4 +87,5 @@ class DataReport:
             "per_dataset": {name: {"read": c.read, "kept": c.kept, "dropped": dict(c.dropped)}
                             for name, c in self.per_dataset.items()},
             "warnings": self.warnings(),
+            "eval": self.eval.to_dict() if self.eval is not None else None,
         }

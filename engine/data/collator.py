@@ -1,0 +1,75 @@
+"""Batch rows into tensors: pad to the longest row; for neat packing, a block-diagonal causal mask."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from engine.config.schema import TrainConfig
+
+from . import IGNORE_INDEX
+
+ATTENTION_OF_FLASH_ATTN = {"disabled": "eager", "sdpa": "sdpa", "auto": "sdpa", "fa2": "flash_attention_2",
+                           "fa3": "flash_attention_3"}
+
+
+class Collator:
+    """Pads input_ids/labels/attention_mask; packed rows keep attention per example when `neat`."""
+
+    def __init__(self, pad_token_id: int, neat: bool, attn_implementation: str,
+                 pad_to_multiple_of: int | None = None):
+        self.pad_token_id = pad_token_id
+        self.neat = neat
+        self.attn_implementation = attn_implementation
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        longest = max(len(f["input_ids"]) for f in features)
+        if self.pad_to_multiple_of:
+            longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        batch = {
+            "input_ids": _pad([f["input_ids"] for f in features], longest, self.pad_token_id),
+            "labels": _pad([f["labels"] for f in features], longest, IGNORE_INDEX),
+        }
+        packed = self.neat and all("seq_lens" in f for f in features)
+        if not packed:
+            batch["attention_mask"] = _pad([[1] * len(f["input_ids"]) for f in features], longest, 0)
+            return batch
+        batch["position_ids"] = _pad([f["position_ids"] for f in features], longest, 0)
+        if self.attn_implementation.startswith("flash_attention"):
+            return batch  # flash attention finds the examples from the restarting position_ids
+        mask = block_causal_mask([f["seq_lens"] for f in features], longest)
+        if self.attn_implementation == "eager":  # eager attention adds the mask to the scores
+            mask = torch.zeros(mask.shape, dtype=torch.float32).masked_fill(~mask, torch.finfo(torch.float32).min)
+        batch["attention_mask"] = mask
+        return batch
+
+
+def make_collator(config: TrainConfig, tokenizer: Any, attn_implementation: str | None = None,
+                  pad_to_multiple_of: int | None = None) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
+    """The collator for this config; pass the model's `config._attn_implementation` when known."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    attn = attn_implementation or ATTENTION_OF_FLASH_ATTN[config.flash_attn]
+    return Collator(pad if pad is not None else 0, bool(config.neat_packing), attn, pad_to_multiple_of)
+
+
+def block_causal_mask(seq_lens: list[list[int]], length: int) -> torch.Tensor:
+    """[B, 1, L, L] bool (True = attend): causal inside each example, none across; pads see themselves."""
+    mask = torch.zeros(len(seq_lens), 1, length, length, dtype=torch.bool)
+    for b, lens in enumerate(seq_lens):
+        start = 0
+        for n in lens:
+            mask[b, 0, start:start + n, start:start + n] = torch.ones(n, n, dtype=torch.bool).tril()
+            start += n
+        idx = torch.arange(start, length)
+        mask[b, 0, idx, idx] = True
+    return mask
+
+
+def _pad(rows: list[list[int]], length: int, value: int) -> torch.Tensor:
+    out = torch.full((len(rows), length), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
