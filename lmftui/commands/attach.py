@@ -1,0 +1,93 @@
+"""`lmf-tui attach RUN [--once]`: show a run live in the app, or print its state once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from engine.events import EVENTS_FILE, iter_events
+from engine.rundir import CONSOLE_FILE, run_info, runs_root
+
+from .common import fail
+
+LOG_LINES = 10
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("attach", help="open the app on a run's monitor (--once: print its state and exit)")
+    p.add_argument("run", metavar="RUN", help="run folder, or a run's name under the runs folder")
+    p.add_argument("--once", action="store_true", help="print status, step, loss and the last log lines, then exit")
+    p.add_argument("--runs-dir", dest="sub_runs_dir", help="runs folder (default: $LMF_TUI_RUNS or the user data dir)")
+
+
+def resolve_run(name: str) -> Path:
+    """A run folder from a path or a (unique prefix of a) name under the runs folder; ValueError otherwise."""
+    path = Path(name).expanduser()
+    if (path / EVENTS_FILE).exists() or (path / "run_config.yaml").exists():
+        return path.resolve()
+    root = runs_root()
+    if (root / name / EVENTS_FILE).exists() or (root / name / "run_config.yaml").exists():
+        return (root / name).resolve()
+    matches = sorted(p for p in root.glob(f"{name}*") if p.is_dir()) if root.is_dir() and "/" not in name else []
+    if len(matches) == 1:
+        return matches[0].resolve()
+    if len(matches) > 1:
+        raise ValueError(f"'{name}' matches {len(matches)} runs in {root} ({', '.join(p.name for p in matches[:3])}…)"
+                         " — give more of the name")
+    raise ValueError(f"no run '{name}' here or in {root} — see `lmf-tui runs` for the names")
+
+
+def last_lines(path: Path, n: int = LOG_LINES, max_bytes: int = 64 << 10) -> list[str]:
+    """The last `n` lines of a text file (carriage-return progress bars reduced to their last state)."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - max_bytes))
+            text = fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return []
+    lines = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+    return [line for line in lines if line.strip()][-n:]
+
+
+def describe_once(run_dir: Path) -> str:
+    """Status, progress, loss, the error with its fix, and the last log lines."""
+    info = run_info(run_dir)
+    last_step, error = {}, None
+    for event in iter_events(run_dir):
+        if event["type"] == "step":
+            last_step = event
+        elif event["type"] == "error":
+            error = event
+        elif event["type"] == "start":
+            error = None
+    loss = f"{info.loss:.4f}" if info.loss is not None else "-"
+    out = [f"run     {info.name}  ({run_dir})", f"status  {info.status}",
+           f"step    {info.step}/{info.max_steps or '?'}" + (f"  epoch {last_step['epoch']:.2f}"
+                                                           if last_step.get("epoch") is not None else ""),
+           f"loss    {loss}"]
+    if info.status == "failed" and error:
+        out.append(f"error   {error.get('message', '')}")
+        if error.get("fix"):
+            out.append(f"fix     {error['fix']}")
+    lines = last_lines(run_dir / CONSOLE_FILE)
+    if lines:
+        out.append(f"--- last {len(lines)} lines of {CONSOLE_FILE}")
+        out.extend(lines)
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "sub_runs_dir", None):
+        os.environ["LMF_TUI_RUNS"] = args.sub_runs_dir
+    try:
+        run_dir = resolve_run(args.run)
+    except ValueError as exc:
+        return fail(str(exc))
+    if args.once:
+        print(describe_once(run_dir))
+        return 0
+    from ..launch import launch_app
+
+    return launch_app(attach=run_dir)

@@ -1,0 +1,127 @@
+"""Home: the machine, the presets as one-key quick starts, and recent runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.config import ConfigError, TrainConfig, config_to_dict
+from engine.presets import Preset, list_presets
+from engine.rundir import RunInfo, list_runs
+
+from ..widgets.hardware_panel import HardwarePanel
+from ..widgets.runs_table import RunsTable
+from .base import AreaScreen
+
+PRESET_GROUP = Binding.Group("Preset", compact=True)
+RECENT_RUNS = 8
+
+
+class RunsListed(Message):
+    """A fresh listing of the runs folder (coalesced: only the newest matters)."""
+
+    def __init__(self, runs: list[RunInfo]):
+        super().__init__()
+        self.runs = runs
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunsListed)
+
+
+def preset_draft(config: TrainConfig) -> dict[str, Any]:
+    """A preset as a draft: its output_dir is dropped so the run gets its own folder under the runs dir."""
+    raw = config_to_dict(config)
+    raw.pop("output_dir", None)
+    return raw
+
+
+class HomeScreen(AreaScreen):
+    """The first screen: what this machine can do and what is running."""
+
+    AREA = "home"
+    BINDINGS = [
+        *[Binding(str(i), f"preset({i - 1})", "Preset", id=f"preset.start-{i}", group=PRESET_GROUP,
+                  tooltip=f"Open preset {i} in the config editor, ready to start.") for i in range(1, 10)],
+        Binding("n", "new", "New", id="config.new", tooltip="Start a config from a model of your choice."),
+        Binding("o", "open_run", "Open run", id="run.open", tooltip="Show the selected run on the monitor."),
+        Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Re-read the runs folder."),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        self.presets: list[Preset] = []
+        with Horizontal(id="home-top"):
+            yield HardwarePanel(self.app.hardware, id="hardware")
+            with Vertical(id="presets-box"):
+                yield OptionList(id="presets")
+        yield RunsTable(id="recent-runs")
+        yield Static("", id="runs-empty", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#presets-box").border_title = "Quick start (1-9)"
+        self.query_one("#recent-runs").border_title = f"Recent runs · {self.app.runs_dir}"
+        self._load_presets()
+        self.action_refresh()
+        self.set_interval(2.0, self.action_refresh)
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def show_hardware(self, hw) -> None:
+        self.query_one(HardwarePanel).show(hw)
+
+    def _load_presets(self) -> None:
+        options = self.query_one("#presets", OptionList)
+        try:
+            self.presets = list_presets()
+        except OSError as exc:
+            options.add_option(Option(f"presets unreadable: {exc}", disabled=True))
+            return
+        for i, preset in enumerate(self.presets[:9], 1):
+            gpu = " [dim](GPU)[/]" if preset.needs_gpu else ""
+            options.add_option(Option(f"[b]{i}[/b] {preset.title}{gpu} [dim]{preset.description}[/]", id=preset.name))
+        if not self.presets:
+            options.add_option(Option("no presets found", disabled=True))
+
+    def action_preset(self, index: int) -> None:
+        if index >= len(self.presets):
+            self.notify(f"there is no preset {index + 1}", severity="warning")
+            return
+        preset = self.presets[index]
+        try:
+            config = preset.load()
+        except ConfigError as exc:
+            self.app.show_error(str(exc), f"Preset {preset.name}")
+            return
+        self.app.set_draft(preset_draft(config), source=preset.name)
+        self.app.switch_mode("config")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_preset(event.option_index)
+
+    def action_new(self) -> None:
+        self.app.set_draft({}, source="custom")
+        self.app.switch_mode("model")
+
+    def action_refresh(self) -> None:
+        root = self.app.runs_dir
+        self.work(lambda: self.post_message(RunsListed(list_runs(root)[:RECENT_RUNS])), "list-runs")
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        self.query_one(RunsTable).show_runs(message.runs)
+        self.query_one("#runs-empty", Static).update(
+            "" if message.runs else "No runs yet — press 1 for the demo preset, or n for a new config.")
+
+    def action_open_run(self) -> None:
+        run = self.query_one(RunsTable).current_run()
+        if run is not None:
+            self.app.watch_run(Path(run.path))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_run()

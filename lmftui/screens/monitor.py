@@ -1,0 +1,215 @@
+"""Run monitor: progress, live charts, the log tail, errors, and a graceful stop."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Log, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from engine.detach import stop_run
+from engine.events import EVENTS_FILE, EventTail
+from engine.rundir import CONSOLE_FILE, is_locked
+
+from ..widgets.charts import MetricChart
+from ..widgets.runs_table import STATUS_STYLE
+from ..widgets.run_history import ConsoleTail, RunHistory, smooth
+from .base import AreaScreen
+
+SIDE_CHARTS = (("lr", "learning rate"), ("grad_norm", "grad norm"), ("tokens_per_s", "tokens/s"),
+               ("mem_gb", "memory GB"))
+SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.97)
+EVENTS_PER_BATCH = 5000
+POLL_S = 0.25
+
+
+class JournalGrew(Message):
+    """New events or log lines wait in the monitor's inbox (coalesced: one pending at a time)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JournalGrew)
+
+
+def run_status(history: RunHistory, running: bool) -> str:
+    """running, done, failed, stopped or new — as the runs list says it."""
+    if running:
+        return "running"
+    if history.error is not None and history.done is None:
+        return "failed"
+    if history.done is not None:
+        return "done" if history.done.get("status", "done") == "done" else "stopped"
+    return "stopped" if history.start else "new"
+
+
+class MonitorScreen(AreaScreen):
+    """Shows the app's watched run live; the run keeps going when the app quits."""
+
+    AREA = "monitor"
+    BINDINGS = [
+        Binding("s", "stop", "Stop", id="run.stop", tooltip="Ask the run to save a checkpoint and stop."),
+        Binding("c", "next_chart", "Chart", id="run.next-chart",
+                tooltip="Cycle the side chart: learning rate, grad norm, throughput, memory."),
+        Binding("l", "log_scale", "Log y", id="run.toggle-log-scale", tooltip="Loss chart on a log scale or not."),
+        Binding("m", "smoothing", "Smooth", id="run.cycle-smoothing", tooltip="Cycle the loss smoothing."),
+        Binding("a", "attach", "Attach", id="run.attach", tooltip="Pick another run on the runs screen."),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_dir: Path | None = None
+        self.history = RunHistory()
+        self.running = False
+        self.side = 0
+        self._inbox: deque[tuple[Path, list, list[str], bool]] = deque()
+        self._dirty = False
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="run-head"):
+            yield Static("", id="run-title")
+            with Horizontal(id="run-progress-row"):
+                yield ProgressBar(total=None, show_eta=False, id="run-progress")
+                yield Static("", id="run-progress-text")
+        yield Static("", id="run-error", classes="-hidden")
+        with Horizontal(id="charts"):
+            yield MetricChart("loss", id="loss-chart", log_y=self.app.settings.log_scale)
+            yield MetricChart(SIDE_CHARTS[0][1], id="side-chart")
+        yield Log(max_lines=500, id="run-log", auto_scroll=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#run-log").border_title = "console.log"
+        self.set_interval(self.app.settings.chart_refresh_s, self._redraw)
+        self._follow(self.app.watched_run)
+
+    def on_screen_resume(self) -> None:
+        if self.app.watched_run != self.run_dir:
+            self._follow(self.app.watched_run)
+
+    # --- reading the journal ------------------------------------------------------------------
+    def _follow(self, run_dir: Path | None) -> None:
+        """Start showing `run_dir` from its first event."""
+        self.run_dir = run_dir
+        self.history = RunHistory()
+        self.running = False
+        self._inbox.clear()
+        self.query_one(Log).clear()
+        self._dirty = True
+        if run_dir is None:
+            self.query_one("#run-title", Static).update(
+                "No run selected — start one from the config editor (F3, ctrl+r) or pick one on the runs screen (F6).")
+            return
+        self.work(lambda: self._tail(run_dir), "tail", group="monitor.tail")
+
+    def _tail(self, run_dir: Path) -> None:
+        """Worker: poll the journal and console.log by byte offset and post what is new."""
+        worker = get_current_worker()
+        events, console = EventTail(run_dir / EVENTS_FILE), ConsoleTail(run_dir / CONSOLE_FILE)
+        last_running = None
+        while not worker.is_cancelled:
+            new_events, lines, running = events.read(), console.read(), is_locked(run_dir)
+            if new_events or lines or running != last_running:
+                self._inbox.append((run_dir, new_events, lines, running))
+                self.post_message(JournalGrew())
+                last_running = running
+            if not new_events:
+                time.sleep(POLL_S)
+
+    def on_journal_grew(self, message: JournalGrew) -> None:
+        """Fold the inbox into the history, a bounded batch at a time; the timer redraws."""
+        budget = EVENTS_PER_BATCH
+        log = self.query_one(Log)
+        while self._inbox and budget > 0:
+            run_dir, events, lines, running = self._inbox[0]
+            if run_dir != self.run_dir:
+                self._inbox.popleft()
+                continue
+            take, rest = events[:budget], events[budget:]
+            for event in take:
+                self.history.add(event)
+            budget -= len(take)
+            if rest:
+                self._inbox[0] = (run_dir, rest, lines, running)
+                break
+            self._inbox.popleft()
+            if lines:
+                log.write_lines(lines)
+            self.running = running
+            self._dirty = True
+        if self._inbox:
+            self.post_message(JournalGrew())
+
+    # --- drawing ------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        if not self._dirty or self.run_dir is None:
+            return
+        self._dirty = False
+        h = self.history
+        status = run_status(h, self.running)
+        model = h.start.get("model", "")
+        stage = h.start.get("stage", "")
+        self.query_one("#run-title", Static).update(
+            f"[b]{self.run_dir.name}[/b]  [{STATUS_STYLE.get(status, '')}]{status}[/]  {stage} {model}".rstrip())
+        bar = self.query_one(ProgressBar)
+        bar.update(total=h.max_steps or None, progress=h.step)
+        self.query_one("#run-progress-text", Static).update(h.progress_text())
+        self._show_error()
+        settings = self.app.settings
+        xs, ys = h.series["loss"].points()
+        curves = {"loss": (xs, smooth(ys, settings.smoothing))}
+        if h.eval_loss.count:
+            curves["eval"] = h.eval_loss.points()
+        self.query_one("#loss-chart", MetricChart).show(curves, log_y=settings.log_scale)
+        metric, title = SIDE_CHARTS[self.side]
+        side = self.query_one("#side-chart", MetricChart)
+        side.title = title
+        side.show({title: h.series[metric].points()})
+
+    def _show_error(self) -> None:
+        box = self.query_one("#run-error", Static)
+        error = self.history.error
+        if error is None or self.history.done is not None:
+            box.set_class(True, "-hidden")
+            return
+        text = f"[b]Error:[/b] {error.get('message', '')}"
+        if error.get("fix"):
+            text += f"\n[b]Fix:[/b] {error['fix']}"
+        if error.get("traceback_file"):
+            text += f"\n[dim]traceback: {error['traceback_file']}[/]"
+        box.update(text)
+        box.set_class(False, "-hidden")
+
+    # --- actions ------------------------------------------------------------------------------
+    def action_stop(self) -> None:
+        if self.run_dir is None or not self.running:
+            self.notify("no running run to stop", severity="warning")
+            return
+        run_dir = self.run_dir
+        self.work(lambda: stop_run(run_dir), "stop")
+        self.notify("stopping: the run saves a checkpoint, then ends", title="Run")
+
+    def action_next_chart(self) -> None:
+        self.side = (self.side + 1) % len(SIDE_CHARTS)
+        self._dirty = True
+        self._redraw()
+
+    def action_log_scale(self) -> None:
+        self.app.save_settings(log_scale=not self.app.settings.log_scale)
+        self._dirty = True
+        self._redraw()
+
+    def action_smoothing(self) -> None:
+        now = self.app.settings.smoothing
+        nxt = SMOOTHING_STEPS[(SMOOTHING_STEPS.index(now) + 1) % len(SMOOTHING_STEPS)] \
+            if now in SMOOTHING_STEPS else SMOOTHING_STEPS[0]
+        self.app.save_settings(smoothing=nxt)
+        self.notify(f"loss smoothing {nxt}")
+        self._dirty = True
+        self._redraw()
+
+    def action_attach(self) -> None:
+        self.app.switch_mode("runs")

@@ -1,0 +1,166 @@
+"""A run's history built from its journal events: downsampled metric series and the latest facts."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+METRICS = ("loss", "lr", "grad_norm", "tokens_per_s", "mem_gb")
+
+
+@dataclass
+class Series:
+    """A metric curve kept to at most `max_points` by averaging neighbours as it grows."""
+
+    max_points: int = 1000
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    stride: int = 1
+    _acc: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    count: int = 0
+
+    def add(self, x: float, y: float | None) -> None:
+        """Add one point; non-finite values are skipped."""
+        if y is None or not math.isfinite(y):
+            return
+        self.count += 1
+        self._acc.append((x, y))
+        if len(self._acc) < self.stride:
+            return
+        self.xs.append(self._acc[-1][0])
+        self.ys.append(sum(v for _, v in self._acc) / len(self._acc))
+        self._acc.clear()
+        if len(self.xs) > self.max_points:
+            self._halve()
+
+    def points(self) -> tuple[list[float], list[float]]:
+        """The kept points plus the partial bucket still being filled."""
+        if not self._acc:
+            return self.xs, self.ys
+        return self.xs + [self._acc[-1][0]], self.ys + [sum(v for _, v in self._acc) / len(self._acc)]
+
+    def _halve(self) -> None:
+        xs, ys = self.xs, self.ys
+        pairs = len(xs) // 2 * 2
+        self.xs = [xs[i + 1] for i in range(0, pairs, 2)] + xs[pairs:]
+        self.ys = [(ys[i] + ys[i + 1]) / 2 for i in range(0, pairs, 2)] + ys[pairs:]
+        self.stride *= 2
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """Exponential moving average (TensorBoard style), debiased at the start."""
+    if not weight:
+        return list(values)
+    out, last = [], 0.0
+    for i, value in enumerate(values, 1):
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight ** i))
+    return out
+
+
+@dataclass
+class RunHistory:
+    """Everything the monitor shows about one run, updated one event at a time."""
+
+    series: dict[str, Series] = field(default_factory=lambda: {m: Series() for m in METRICS})
+    eval_loss: Series = field(default_factory=Series)
+    start: dict[str, Any] = field(default_factory=dict)
+    last_step: dict[str, Any] = field(default_factory=dict)
+    messages: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=200))
+    error: dict[str, Any] | None = None
+    done: dict[str, Any] | None = None
+    checkpoints: list[int] = field(default_factory=list)
+    events: int = 0
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Fold one journal event into the history."""
+        self.events += 1
+        kind = event.get("type")
+        if kind == "start":
+            self.start, self.error, self.done = event, None, None
+        elif kind == "step":
+            self.last_step = event
+            step = event.get("step", 0)
+            for name in METRICS:
+                self.series[name].add(step, _number(event.get(name)))
+        elif kind == "eval":
+            self.eval_loss.add(event.get("step", 0), _number(event.get("eval_loss")))
+            self.messages.append(("eval", f"step {event.get('step')}: eval_loss {event.get('eval_loss')}"))
+        elif kind == "checkpoint":
+            self.checkpoints.append(event.get("step", 0))
+            self.messages.append(("checkpoint", f"saved {event.get('path', '')}"))
+        elif kind in ("log", "warning"):
+            self.messages.append((kind, str(event.get("message", ""))))
+        elif kind == "error":
+            self.error = event
+            self.messages.append(("error", str(event.get("message", ""))))
+        elif kind == "done":
+            self.done = event
+            self.messages.append(("done", f"{event.get('status', 'done')} at step {event.get('step', '?')}"))
+
+    @property
+    def step(self) -> int:
+        return int(self.last_step.get("step") or 0)
+
+    @property
+    def max_steps(self) -> int:
+        return int(self.last_step.get("max_steps") or self.start.get("max_steps") or 0)
+
+    def progress_text(self) -> str:
+        """`step 120/500 · epoch 0.72 · loss 1.234 · ETA 3m20s` (what is known of it)."""
+        s = self.last_step
+        parts = [f"step {self.step}/{self.max_steps or '?'}"]
+        if s.get("epoch") is not None:
+            parts.append(f"epoch {s['epoch']:.2f}")
+        if s.get("loss") is not None:
+            parts.append(f"loss {s['loss']:.4f}")
+        if s.get("tokens_per_s"):
+            parts.append(f"{s['tokens_per_s']:.0f} tok/s")
+        if s.get("mem_gb"):
+            parts.append(f"{s['mem_gb']:.1f} GB")
+        if s.get("eta_s") is not None and not self.done:
+            parts.append(f"ETA {format_duration(s['eta_s'])}")
+        elif s.get("elapsed_s") is not None:
+            parts.append(f"took {format_duration(s['elapsed_s'])}")
+        return " · ".join(parts)
+
+
+def format_duration(seconds: float) -> str:
+    """`1h02m`, `3m20s` or `12s`."""
+    seconds = int(max(0, seconds or 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+@dataclass
+class ConsoleTail:
+    """New whole lines of a growing text file; the first read starts near the end."""
+
+    path: Any
+    first_bytes: int = 64 << 10
+    offset: int | None = None
+    _pending: bytes = field(default=b"", repr=False)
+
+    def read(self, max_bytes: int = 1 << 20) -> list[str]:
+        try:
+            with open(self.path, "rb") as fh:
+                if self.offset is None:
+                    size = fh.seek(0, 2)
+                    self.offset = max(0, size - self.first_bytes)
+                fh.seek(self.offset)
+                chunk = fh.read(max_bytes)
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        lines = (self._pending + chunk).split(b"\n")
+        self._pending = lines.pop()
+        return [line.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
