@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from engine.config import ConfigError, TrainConfig, field_groups, load_config
+from engine.rundir import RunLocked
 
 from .common import fail, print_plan
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
         done = run_training(config, echo=lambda line: print(line, flush=True))
         return 0 if done["status"] in ("done", "stopped") else 1
-    except ConfigError as exc:
+    except (ConfigError, RunLocked) as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted")

@@ -20,7 +20,6 @@ from ..widgets.hardware_panel import HardwarePanel
 from ..widgets.runs_table import RunsTable
 from .base import AreaScreen
 
-PRESET_GROUP = Binding.Group("Preset", compact=True)
 RECENT_RUNS = 8
 
 
@@ -47,8 +46,9 @@ class HomeScreen(AreaScreen):
 
     AREA = "home"
     BINDINGS = [
-        *[Binding(str(i), f"preset({i - 1})", "Preset", id=f"preset.start-{i}", group=PRESET_GROUP,
-                  tooltip=f"Open preset {i} in the config editor, ready to start.") for i in range(1, 10)],
+        *[Binding(str(i), f"preset({i - 1})", "Preset", show=i == 1, key_display="1-9" if i == 1 else None,
+                  id=f"preset.open-{i}", tooltip=f"Open preset {i} in the config editor, ready to start (ctrl+r).")
+          for i in range(1, 10)],
         Binding("n", "new", "New", id="config.new", tooltip="Start a config from a model of your choice."),
         Binding("o", "open_run", "Open run", id="run.open", tooltip="Show the selected run on the monitor."),
         Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Re-read the runs folder."),

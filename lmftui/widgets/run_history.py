@@ -109,21 +109,21 @@ class RunHistory:
         return int(self.last_step.get("max_steps") or self.start.get("max_steps") or 0)
 
     def progress_text(self) -> str:
-        """`step 120/500 · epoch 0.72 · loss 1.234 · ETA 3m20s` (what is known of it)."""
+        """`step 120/500 · ETA 3m20s · loss 1.2340 · epoch 0.72 · …` (what is known of it)."""
         s = self.last_step
         parts = [f"step {self.step}/{self.max_steps or '?'}"]
-        if s.get("epoch") is not None:
-            parts.append(f"epoch {s['epoch']:.2f}")
-        if s.get("loss") is not None:
-            parts.append(f"loss {s['loss']:.4f}")
-        if s.get("tokens_per_s"):
-            parts.append(f"{s['tokens_per_s']:.0f} tok/s")
-        if s.get("mem_gb"):
-            parts.append(f"{s['mem_gb']:.1f} GB")
         if s.get("eta_s") is not None and not self.done:
             parts.append(f"ETA {format_duration(s['eta_s'])}")
         elif s.get("elapsed_s") is not None:
             parts.append(f"took {format_duration(s['elapsed_s'])}")
+        if s.get("loss") is not None:
+            parts.append(f"loss {s['loss']:.4f}")
+        if s.get("epoch") is not None:
+            parts.append(f"epoch {s['epoch']:.2f}")
+        if s.get("tokens_per_s"):
+            parts.append(f"{s['tokens_per_s']:.0f} tok/s")
+        if s.get("mem_gb"):
+            parts.append(f"{s['mem_gb']:.1f} GB")
         return " · ".join(parts)
 
 

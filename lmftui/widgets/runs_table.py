@@ -21,19 +21,23 @@ class RunsTable(DataTable):
         self.runs: dict[str, RunInfo] = {}
 
     def on_mount(self) -> None:
+        self._add_columns(12)
+
+    def _add_columns(self, name_width: int) -> None:
         self.add_column(" ", key="mark", width=1)
-        self.add_column("status", key="status", width=8)
-        self.add_column("run", key="name")
+        self.add_column("status", key="status", width=7)
+        self.add_column("run", key="name", width=name_width)
         self.add_column("stage", key="stage", width=5)
         self.add_column("step", key="step", width=11)
-        self.add_column("loss", key="loss", width=7)
+        self.add_column("loss", key="loss", width=6)
         self.add_column("started", key="started", width=11)
 
     def show_runs(self, runs: list[RunInfo], marked: set[str] = frozenset()) -> None:
         """Replace the rows, keeping the cursor on the same run."""
         current = self.current_path()
         self.runs = {str(r.path): r for r in runs}
-        self.clear()
+        self.clear(columns=True)
+        self._add_columns(max([12] + [len(r.name) for r in runs]))
         for run in runs:
             key = str(run.path)
             started = _dt.datetime.fromtimestamp(run.started).strftime("%m-%d %H:%M") if run.started else ""

@@ -1,0 +1,127 @@
+"""`lmf-tui data CONFIG [key=value ...] [--rows N] [--json]`: tokenize the data sets and show the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from engine.config import ConfigError, Problem, TrainConfig
+
+from .common import fail
+
+MARK_ON, MARK_OFF = "\033[1;32m", "\033[0m"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "data", help="tokenize the config's data sets: rows kept/dropped, lengths, trained tokens",
+        description="Read, normalise and tokenize the data sets of a config; print the report and a few "
+                    "samples with the trained (loss) tokens marked.",
+        epilog="example: lmf-tui data train.yaml cutoff_len=1024 --rows 3",
+    )
+    p.add_argument("config", help="YAML file, or a preset name")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys")
+    p.add_argument("--rows", type=int, default=3, metavar="N", help="samples to show (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (report and samples)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from .train import resolve_config
+
+        config = resolve_config(args.config, args.overrides)
+        result = inspect_data(config, max(args.rows, 0))
+    except ConfigError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(format_result(result, color=sys.stdout.isatty()))
+    return 0
+
+
+def load_tokenizer(config: TrainConfig) -> Any:
+    """The config's tokenizer, loaded as training loads it."""
+    from engine.models import load_tokenizer as load
+
+    return load(config)
+
+
+def inspect_data(config: TrainConfig, rows: int) -> dict[str, Any]:
+    """The data report and `rows` samples split into trained and untrained text segments."""
+    for key in ("model_name_or_path", "dataset"):
+        if not getattr(config, key):
+            raise ConfigError(Problem((key,), "is required", "set it in the config or as key=value"))
+    from engine.data.pipeline import build_datasets, encode_row, stage_template
+    from engine.data.rows import load_aligned_rows
+
+    tokenizer = load_tokenizer(config)
+    if config.stage in ("pt", "sft"):
+        bundle = build_datasets(config, tokenizer)
+        report, template = bundle.report, bundle.template
+    else:  # preference stages: normalised rows; samples show the chosen answer
+        template = stage_template(config, tokenizer)
+        report = load_aligned_rows(config)[1]
+    head = load_aligned_rows(config.model_copy(update={"max_samples": rows or 1}))[0][:rows]
+    samples = []
+    for row in head:
+        try:
+            example, truncated = encode_row(row, config, tokenizer, template)
+        except Exception as exc:  # noqa: BLE001 - a sample that cannot be shown says why
+            samples.append({"dataset": row.get("dataset"), "error": str(exc), "segments": []})
+            continue
+        samples.append({"dataset": row.get("dataset"), "length": len(example["input_ids"]),
+                        "trained_tokens": sum(label != -100 for label in example["labels"]),
+                        "truncated": truncated, "segments": segments(tokenizer, example)})
+    return {"report": report.to_dict(), "template": template.name, "stop_words": template.stop_words,
+            "samples": samples}
+
+
+def segments(tokenizer: Any, example: dict) -> list[dict[str, Any]]:
+    """The example's text in runs of trained / untrained tokens."""
+    out: list[dict[str, Any]] = []
+    run: list[int] = []
+    state = None
+    for token, label in zip(example["input_ids"], example["labels"]):
+        trained = label != -100
+        if state is not None and trained != state:
+            out.append({"text": tokenizer.decode(run), "trained": state})
+            run = []
+        run.append(token)
+        state = trained
+    if run:
+        out.append({"text": tokenizer.decode(run), "trained": state})
+    return out
+
+
+def format_result(result: dict[str, Any], color: bool = False) -> str:
+    """The report and samples as text; trained text is green (or between ⟦ ⟧ without colour)."""
+    r = result["report"]
+    lines = [f"rows            {r['rows_read']} read, {r['rows_kept']} kept"]
+    for name, counts in r["per_dataset"].items():
+        lines.append(f"  {name:<20} {counts['read']} read, {counts['kept']} kept")
+    lines += [f"  dropped: {reason} ({n})" for reason, n in r["dropped"].items()]
+    if r.get("cutoff_len") is not None:
+        lines.append(f"truncated       {r['truncated']} rows longer than cutoff_len {r['cutoff_len']}")
+    if r.get("length_stats"):
+        lines.append("tokens per row  " + ", ".join(f"{k} {v}" for k, v in r["length_stats"].items()))
+    lines.append(f"trained tokens  {r['tokens']} of {r['tokens_seen']}")
+    if r.get("packed_rows") is not None:
+        lines.append(f"packed rows     {r['packed_rows']}")
+    if r.get("padding_share") is not None:
+        lines.append(f"padding share   {r['padding_share']:.1%}")
+    lines.append(f"template        {result['template']} (stop words: {', '.join(result['stop_words']) or 'none'})")
+    lines += [f"warning: {w}" for w in r["warnings"]]
+    on, off = (MARK_ON, MARK_OFF) if color else ("⟦", "⟧")
+    for i, sample in enumerate(result["samples"], 1):
+        if sample.get("error"):
+            lines += ["", f"#{i} {sample['dataset']}: {sample['error']}"]
+            continue
+        head = f"#{i} {sample['dataset']} · {sample['length']} tokens · {sample['trained_tokens']} trained"
+        body = "".join(f"{on}{s['text']}{off}" if s["trained"] else s["text"] for s in sample["segments"])
+        lines += ["", head + (" · truncated" if sample["truncated"] else ""), body]
+    return "\n".join(lines)
