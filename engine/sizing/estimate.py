@@ -1,0 +1,219 @@
+"""`estimate_memory()`: peak training memory per device, broken down by what holds it.
+
+The model of memory (GB = 2**30 bytes):
+- weights: frozen parameters at the compute dtype (bf16 on a GPU, fp32 on the CPU) or quantized
+  (nf4 0.5 B/param + absmax scales, int8 1 B/param + row scales; embeddings, lm_head, norms stay 16-bit);
+  trainable parameters of lora/oft/freeze are fp32, as LLaMA-Factory upcasts them.
+- full fine-tuning in mixed precision counts ZeRO's 16 B/param: 16-bit weights and gradients, fp32
+  master weights and AdamW's fp32 m and v; pure_bf16 keeps everything in bf16 (8 B/param).
+- optimizer: AdamW 8 B per trainable param, 8-bit AdamW 2 B, SGD and Adafactor ~0 (paged is counted in full).
+- activations: with gradient checkpointing every layer keeps only its input and one layer is recomputed
+  in full; without it every layer keeps all its saved tensors. Eager attention adds the seq² score matrix.
+- logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
+- gpus > 1 means ZeRO-3-like sharding: weights, master weights, gradients and optimizer state are divided
+  by gpus, while activations, logits, the runtime and what ZeRO-3 gathers (two blocks, or the embedding
+  at the lm_head) are held by every GPU.
+- runtime: on CUDA the context plus allocator slack (5% of what is freed and re-allocated each step);
+  on the CPU torch's own RSS (measured: ~0.35 GB with transformers imported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.config import TrainConfig
+
+from .params import Linear, ParamCount, count_params, layer_params
+from .shape import ModelShape
+
+GB = 2**30
+CUDA_CONTEXT_GB = 0.45
+ALLOCATOR_SLACK = 0.05
+DYNAMIC = ("gradients", "zero3_gather", "transient", "activations", "logits")  # freed and re-allocated each step
+CPU_RUNTIME_GB = 0.35
+Device = Literal["cuda", "cpu"]
+
+
+@dataclass
+class Estimate:
+    """Peak memory of one device in GB, its parts, and the parameter counts behind it."""
+
+    peak_gb: float
+    breakdown: dict[str, float]
+    params_b: float
+    trainable_params: int
+    gpus: int = 1
+    device: Device = "cuda"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_gb(self) -> float:
+        """Memory over all GPUs together (peak_gb × gpus)."""
+        return round(self.peak_gb * self.gpus, 2)
+
+
+def _names(value: str | None) -> set[str]:
+    return {n.strip() for n in (value or "").split(",") if n.strip()}
+
+
+def target_linears(p: ParamCount, target: str) -> list[Linear]:
+    """The block linears that `lora_target`/`oft_target` names ("all" = every one)."""
+    names = _names(target)
+    return list(p.linears) if "all" in names else [lin for lin in p.linears if lin.name in names]
+
+
+def _extra_params(p: ParamCount, modules: str | None) -> int:
+    """Parameters of whole modules trained beside an adapter (embed_tokens, lm_head; tied ones once)."""
+    names = _names(modules)
+    n = p.embeddings if "embed_tokens" in names else 0
+    if "lm_head" in names:
+        n += p.lm_head or (0 if "embed_tokens" in names else p.embeddings)
+    return n
+
+
+def trainable_params(config: TrainConfig, s: ModelShape, p: ParamCount | None = None) -> int:
+    """Parameters the optimizer updates for config.finetuning_type."""
+    p = p or count_params(s)
+    kind = config.finetuning_type
+    if kind == "full":
+        return p.total
+    if kind == "lora":
+        linears = target_linears(p, config.lora_target)
+        n = sum(lin.count * config.lora_rank * (lin.in_features + lin.out_features) for lin in linears)
+        if config.use_dora:
+            n += sum(lin.count * lin.out_features for lin in linears)
+        return n + _extra_params(p, config.additional_target)
+    if kind == "oft":
+        n = 0
+        for lin in target_linears(p, config.oft_target):
+            block = config.oft_block_size or lin.in_features // max(config.oft_rank, 1)
+            n += lin.count * (lin.in_features // block) * (block * (block - 1) // 2)
+        return n
+    layers = min(abs(config.freeze_trainable_layers), s.num_layers)
+    modules = _names(config.freeze_trainable_modules)
+    per_layer = 0
+    for part, size in (("self_attn", p.attention), ("mlp", p.mlp + p.experts + p.router)):
+        if "all" in modules or part in modules:
+            per_layer += size / s.num_layers
+    if "all" in modules:
+        per_layer += (p.norms - s.hidden_size) / s.num_layers
+    extra = _names(config.freeze_extra_modules)
+    return int(layers * per_layer) + _extra_params(p, config.freeze_extra_modules) + s.hidden_size * ("norm" in extra)
+
+
+def _quantized_bytes(p: ParamCount, bits: int, double_quant: bool, compute: int) -> float:
+    """Bytes of a bitsandbytes-quantized model: block linears and experts quantized, the rest 16-bit."""
+    linear = p.linear_params
+    if bits == 4:  # 4-bit codes + one absmax per 64 weights (fp32, or int8 + fp32 per 256 blocks)
+        per_param = 0.5 + (1 / 64 + 4 / (64 * 256) if double_quant else 4 / 64)
+        quantized = linear * per_param
+    else:  # LLM.int8: one byte per weight + an fp32 scale per output row
+        quantized = linear + 4 * sum(lin.count * lin.out_features for lin in p.linears)
+    return quantized + (p.total - linear) * compute
+
+
+def optimizer_bytes(optim: str, state_bytes: int) -> float:
+    """Optimizer state bytes per trainable parameter; `state_bytes` is the size of one fp32/bf16 state."""
+    name = optim.lower()
+    if "8bit" in name:
+        return 2.0
+    if name.startswith("sgd") or "adafactor" in name:
+        return 0.0
+    if "lion" in name:
+        return float(state_bytes)
+    return 2.0 * state_bytes
+
+
+def gradient_checkpointing(config: TrainConfig, device: Device) -> bool:
+    """On unless disabled; when unset, on for GPUs and off on the CPU (as the trainer decides)."""
+    if config.disable_gradient_checkpointing is None:
+        return device == "cuda"
+    return not config.disable_gradient_checkpointing
+
+
+def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute: int, device: Device) -> float:
+    """Saved activations at the peak of the backward pass, for one device's micro-batch."""
+    rows = config.per_device_train_batch_size * (2 if config.stage in ("dpo", "kto") else 1)  # chosen + rejected
+    tokens = rows * config.cutoff_len
+    h = s.hidden_size
+    q_dim, kv_dim = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
+    if s.is_moe:
+        mlp = 4 * (s.experts_per_token * s.moe_intermediate_size + s.shared_expert_intermediate_size)
+        mlp += s.num_experts
+    else:
+        mlp = 4 * s.intermediate_size
+    per_token = 4 * h + 2 * q_dim + 2 * kv_dim + mlp  # norms in/out, q k v, attention out, MLP gate/up/act/product
+    if config.finetuning_type == "lora":
+        per_token += sum(config.lora_rank * lin.count for lin in target_linears(p, config.lora_target)) / s.num_layers
+    elif config.finetuning_type == "oft":
+        per_token += sum(lin.in_features * lin.count for lin in target_linears(p, config.oft_target)) / s.num_layers
+    layer = tokens * per_token * compute
+    if config.flash_attn == "disabled":  # eager attention keeps the seq² softmax in fp32 and its 16-bit copy
+        layer += rows * s.num_heads * config.cutoff_len**2 * (4 + compute)
+    outside = 3 * tokens * h * compute  # embedding output, final norm in/out
+    if gradient_checkpointing(config, device):
+        return s.num_layers * tokens * h * compute + layer + outside
+    return s.num_layers * layer + outside
+
+
+def logits_bytes(config: TrainConfig, s: ModelShape, compute: int) -> float:
+    """batch × seq × vocab logits in the compute dtype, upcast to fp32 for the loss, and the fp32 gradient."""
+    if config.stage == "rm":
+        return 0.0
+    tokens = config.per_device_train_batch_size * config.cutoff_len * (2 if config.stage in ("dpo", "kto") else 1)
+    return tokens * s.vocab_size * (compute + 4 + 4)
+
+
+def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpus: int = 1,
+                    device: Device | None = None) -> Estimate:
+    """Peak memory per device of training `model` with `config` on `gpus` devices (ZeRO-3 sharding if > 1).
+
+    device: "cuda" or "cpu"; default "cpu" when config.use_cpu, else "cuda".
+    """
+    s = model if isinstance(model, ModelShape) else ModelShape.from_config(model)
+    device = device or ("cpu" if config.use_cpu else "cuda")
+    gpus = max(1, int(gpus)) if device == "cuda" else 1
+    p = count_params(s)
+    compute = 4 if device == "cpu" else 2
+    pure = config.pure_bf16 and device == "cuda"
+    trainable = trainable_params(config, s, p)
+    state = 2 if pure else 4  # bytes of a trainable weight, its gradient and each optimizer state
+    parts: dict[str, float] = {}
+    notes: list[str] = []
+    if config.finetuning_type == "full":
+        parts["weights"] = p.total * compute
+        if device == "cuda" and not pure:
+            parts["master_weights"] = p.total * 4
+        parts["gradients"] = p.total * compute
+    else:
+        frozen = p.total - trainable if config.finetuning_type == "freeze" else p.total
+        if config.quantization_bit and config.finetuning_type != "freeze":
+            base = _quantized_bytes(p, config.quantization_bit, config.double_quantization, compute)
+        else:
+            base = frozen * compute
+        parts["weights"] = base + trainable * state
+        parts["gradients"] = trainable * state
+    parts["optimizer"] = trainable * optimizer_bytes(config.optim, state)
+    if config.stage in ("dpo", "kto") and config.finetuning_type in ("full", "freeze") and not config.ref_model:
+        parts["reference_model"] = p.total * compute
+    if gpus > 1:
+        for key in ("weights", "master_weights", "gradients", "optimizer", "reference_model"):
+            if key in parts:
+                parts[key] /= gpus
+        layer = layer_params(s) * (parts["weights"] * gpus / p.total)  # a block at its stored bytes/param
+        parts["zero3_gather"] = max(2 * layer, p.embeddings * compute)
+        notes.append(f"weights, gradients and optimizer state sharded over {gpus} GPUs (ZeRO-3)")
+    if config.quantization_bit or config.use_dora:  # the largest weight dequantized / re-normed at once
+        parts["transient"] = max(lin.in_features * lin.out_features for lin in p.linears) * (compute + 4 * config.use_dora)
+    parts["activations"] = activation_bytes(config, s, p, compute, device)
+    parts["logits"] = logits_bytes(config, s, compute)
+    dynamic = sum(v for k, v in parts.items() if k in DYNAMIC)
+    if device == "cuda":
+        parts["cuda_overhead"] = CUDA_CONTEXT_GB * GB + ALLOCATOR_SLACK * dynamic
+    else:
+        parts["runtime"] = CPU_RUNTIME_GB * GB
+    breakdown = {k: round(v / GB, 3) for k, v in parts.items()}
+    return Estimate(peak_gb=round(sum(parts.values()) / GB, 2), breakdown=breakdown,
+                    params_b=round(p.total / 1e9, 3), trainable_params=int(trainable), gpus=gpus,
+                    device=device, notes=notes)

@@ -1,0 +1,208 @@
+"""Which fine-tuning methods fit this hardware (`suggest`), and what to change when a config does not (`fix_for`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from engine.config import TrainConfig
+from engine.hardware import HardwareInfo, detect_hardware
+
+from .estimate import Device, Estimate, estimate_memory, gradient_checkpointing
+from .shape import ModelShape, read_model_shape
+
+MAX_GPUS = 8
+# (method, bits, config keys) from the most faithful to the cheapest; the case of presets/sizing.yaml.
+GPU_METHODS: tuple[tuple[str, int, dict[str, Any]], ...] = (
+    ("full", 32, {"finetuning_type": "full", "bf16": True}),
+    ("full", 16, {"finetuning_type": "full", "bf16": True, "pure_bf16": True}),
+    ("freeze", 16, {"finetuning_type": "freeze", "bf16": True}),
+    ("oft", 16, {"finetuning_type": "oft", "bf16": True}),
+    ("lora", 16, {"finetuning_type": "lora", "bf16": True}),
+    ("qlora", 8, {"finetuning_type": "lora", "bf16": True, "quantization_bit": 8}),
+    ("qlora", 4, {"finetuning_type": "lora", "bf16": True, "quantization_bit": 4}),
+)
+CPU_METHODS = tuple((m, 32 if m != "qlora" else b, {k: v for k, v in c.items() if k != "bf16"} | {"use_cpu": True})
+                    for m, b, c in GPU_METHODS if b != 16 or m != "full")
+
+
+@dataclass
+class MethodFit:
+    """One method's estimated peak per device on the fewest GPUs that hold it."""
+
+    method: str
+    bits: int
+    peak_gb: float
+    fits: bool
+    gpus: int
+    breakdown: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Suggestion:
+    """Every method for one model on one machine; `hardware` says what memory it was compared against."""
+
+    model: str
+    params_b: float
+    hardware: dict[str, Any]
+    methods: list[MethodFit]
+
+    def best(self) -> MethodFit | None:
+        """The most faithful method that fits, None when nothing does."""
+        return next((m for m in self.methods if m.fits), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "params_b": self.params_b, "hardware": self.hardware,
+                "methods": [m.to_dict() for m in self.methods]}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The memory one device may use, how many devices there are, and what kind."""
+
+    memory_gb: float
+    gpus: int
+    device: Device
+    compared_to: str
+    note: str = ""
+
+
+def budget_of(hardware: HardwareInfo | None, vram_gb: float | None = None, gpus: int | None = None) -> Budget:
+    """GPU memory when given or detected; otherwise RAM (unified memory on Apple MPS)."""
+    if vram_gb is not None:
+        return Budget(float(vram_gb), max(1, gpus or 1), "cuda", "vram")
+    hardware = hardware or detect_hardware()
+    if hardware.gpus:
+        return Budget(hardware.vram_gb or 0.0, max(1, min(gpus or len(hardware.gpus), len(hardware.gpus))),
+                      "cuda", "vram")
+    if hardware.backend == "mps":
+        return Budget(hardware.ram_total_gb, 1, "cuda", "ram",
+                      "Apple MPS: 16-bit estimates compared against the unified memory")
+    return Budget(hardware.ram_available_gb, 1, "cpu", "ram",
+                  "no GPU found: fp32 CPU-training estimates compared against the available RAM")
+
+
+def case_config(keys: dict[str, Any], batch: int = 1, cutoff_len: int = 512) -> TrainConfig:
+    """The table's case: gradient checkpointing on, AdamW, LoRA rank 8 on every linear layer."""
+    return TrainConfig(per_device_train_batch_size=batch, cutoff_len=cutoff_len, disable_gradient_checkpointing=False,
+                       lora_rank=8, lora_target="all", optim="adamw_torch", **keys)
+
+
+def fewest_gpus(config: TrainConfig, shape: ModelShape, budget: Budget) -> tuple[Estimate, bool]:
+    """The estimate on the fewest GPUs (up to budget.gpus) whose per-device peak fits, and whether one does."""
+    estimate = None
+    for n in range(1, budget.gpus + 1):
+        estimate = estimate_memory(config, shape, gpus=n, device=budget.device)
+        if estimate.peak_gb <= budget.memory_gb:
+            return estimate, True
+    assert estimate is not None
+    return estimate, False
+
+
+def suggest(model: str | ModelShape, hardware: HardwareInfo | None = None, vram_gb: float | None = None,
+            gpus: int | None = None, batch: int = 1, cutoff_len: int = 512) -> Suggestion:
+    """Each method's estimated peak for `model` and whether it fits the given or detected memory."""
+    shape = model if isinstance(model, ModelShape) else read_model_shape(model)
+    budget = budget_of(hardware if vram_gb is None else None, vram_gb, gpus)
+    methods, params_b = [], 0.0
+    for method, bits, keys in CPU_METHODS if budget.device == "cpu" else GPU_METHODS:
+        estimate, fits = fewest_gpus(case_config(keys, batch, cutoff_len), shape, budget)
+        params_b = estimate.params_b
+        methods.append(MethodFit(method, bits, estimate.peak_gb, fits, estimate.gpus, estimate.breakdown))
+    info: dict[str, Any] = {"compared_to": budget.compared_to, "memory_gb": budget.memory_gb, "gpus": budget.gpus,
+                            "device": budget.device}
+    if hardware is not None and vram_gb is None:
+        info["summary"] = hardware.summary()
+    if budget.note:
+        info["note"] = budget.note
+    name = model if isinstance(model, str) else (model.name or "model")
+    return Suggestion(model=name, params_b=params_b, hardware=info, methods=methods)
+
+
+Option = tuple[str, dict[str, Any]]  # (key=value text, overrides)
+
+
+def _families(config: TrainConfig, device: Device) -> list[list[Option]]:
+    """Kinds of change, cheapest kind first; each a list of options from mildest to strongest."""
+    batch, accum = config.per_device_train_batch_size, config.gradient_accumulation_steps
+    batches = [b for b in (batch // 2**i for i in range(1, 12)) if b >= 1 and accum * batch % b == 0]
+    lengths = [n for n in (config.cutoff_len // 2**i for i in range(1, 6)) if n >= 256]
+    methods: list[Option] = [] if config.finetuning_type == "lora" else [("finetuning_type=lora", {"finetuning_type": "lora"})]
+    if device == "cuda":
+        methods += [(f"finetuning_type=lora quantization_bit={bits}", {"finetuning_type": "lora", "quantization_bit": bits})
+                    for bits in (8, 4) if not config.quantization_bit or config.quantization_bit > bits]
+    families = [
+        [(f"per_device_train_batch_size={b} gradient_accumulation_steps={accum * batch // b}",
+          {"per_device_train_batch_size": b, "gradient_accumulation_steps": accum * batch // b}) for b in batches],
+        [] if gradient_checkpointing(config, device) else
+        [("disable_gradient_checkpointing=false", {"disable_gradient_checkpointing": False})],
+        [("optim=adamw_8bit", {"optim": "adamw_8bit"})]
+        if "8bit" not in config.optim and config.finetuning_type in ("full", "freeze") else [],
+        [(f"cutoff_len={n}", {"cutoff_len": n}) for n in lengths],
+        methods,
+    ]
+    return [f for f in families if f]
+
+
+def fix_for(config: TrainConfig, shape: ModelShape, hardware: HardwareInfo) -> list[str]:
+    """For a config that does not fit `hardware`, the cheapest changes that make it fit, each re-estimated.
+
+    One line per kind of change (its mildest option that fits), each starting with key=value overrides;
+    when no single change fits, one line combining the strongest options in order. A config that fits gives [].
+    """
+    budget = budget_of(hardware)
+    if config.use_cpu and budget.device == "cuda":
+        budget = Budget(hardware.ram_available_gb, 1, "cpu", "ram")
+    used, memory = (budget.gpus if config.deepspeed else 1), budget.memory_gb
+
+    def peak(overrides: dict[str, Any], gpus: int = used) -> float:
+        return estimate_memory(config.model_copy(update=overrides), shape, gpus=gpus, device=budget.device).peak_gb
+
+    if peak({}) <= memory:
+        return []
+    fixes = []
+    families = _families(config, budget.device)
+    for family in families:
+        for text, overrides in family:
+            if (gb := peak(overrides)) <= memory:
+                fixes.append(f"{text} → {gb:.1f} GB of {memory:.1f} GB")
+                break
+    if budget.device == "cuda" and not config.deepspeed:
+        for n in range(2, MAX_GPUS + 1):
+            if (gb := peak({}, n)) <= memory:
+                where = "" if n <= len(hardware.gpus) else f" (this machine has {len(hardware.gpus)})"
+                fixes.append(f"deepspeed=<a ZeRO-3 config> on {n} GPUs{where} → {gb:.1f} GB each")
+                break
+    if fixes:
+        return fixes
+    return [_combined_fix(families, peak, memory)]
+
+
+def _combined_fix(families: list[list[Option]], peak: Any, memory: float) -> str:
+    """The strongest option of each kind until it fits, then each kind relaxed to its mildest that still fits
+    (the costliest kinds first)."""
+    chosen: list[Option | None] = []
+    for family in families:
+        chosen.append(family[-1])
+        if peak(_merge(chosen)) <= memory:
+            break
+    else:
+        return f"nothing fits: even {_text(chosen)} needs {peak(_merge(chosen)):.1f} GB of {memory:.1f} GB"
+    for i in reversed(range(len(chosen))):
+        for option in [None, *families[i]]:
+            trial = chosen[:i] + [option] + chosen[i + 1:]
+            if peak(_merge(trial)) <= memory:
+                chosen = trial
+                break
+    return f"{_text(chosen)} → {peak(_merge(chosen)):.1f} GB of {memory:.1f} GB"
+
+
+def _merge(options: list[Option | None]) -> dict[str, Any]:
+    return {k: v for option in options if option for k, v in option[1].items()}
+
+
+def _text(options: list[Option | None]) -> str:
+    return " ".join(option[0] for option in options if option)
