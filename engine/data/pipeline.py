@@ -62,6 +62,11 @@ def build_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
     order = length_grouped_order(lengths, config.per_device_train_batch_size, config.seed) \
         if config.group_by_length else random_order(len(lengths), config.seed)
     report.padding_share = padding_share(lengths, config.per_device_train_batch_size, order)
+    if not config.group_by_length and report.padding_share > 0.2:
+        grouped = padding_share(lengths, config.per_device_train_batch_size,
+                                length_grouped_order(lengths, config.per_device_train_batch_size, config.seed))
+        report.notes.append(f"{report.padding_share:.0%} of each batch is padding; group_by_length: true "
+                            f"would make it {grouped:.0%}")
     _warn_tokens(template, tokenizer, report)
     bundle = DataBundle(train=_to_dataset(train), eval=_to_dataset(eval_examples) if eval_examples else None,
                         report=report, template=template)

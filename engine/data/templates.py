@@ -85,9 +85,15 @@ class Template:
     special_tokens: dict[str, Any] = field(default_factory=dict)
 
     def chat_messages(self, messages: list[dict], system: str = "", tools: str = "") -> list[dict]:
-        """Aligned messages (user/assistant/observation/function) as chat-template messages."""
+        """Aligned messages (user/assistant/observation/function) as chat-template messages.
+
+        Templates that know no tools get the tool list in the system text and tool calls as plain text.
+        """
         out: list[dict] = []
         system = system or self.default_system or ""
+        if tools and "tools" not in self.jinja:
+            listed = "\n".join(json.dumps(t, ensure_ascii=False) for t in parse_tools(tools) or [])
+            system = (system + "\n\n" if system else "") + TOOLS_INTRO + listed + TOOLS_OUTRO
         if system:
             out.append({"role": "system", "content": system})
         for message in messages:
@@ -95,7 +101,8 @@ class Template:
             if role == "observation":
                 out.append({"role": "tool", "content": content})
             elif role == "function":
-                out.append(_tool_call_message(content))
+                out.append(_tool_call_message(content) if "tool_calls" in self.jinja else
+                           {"role": "assistant", "content": f"<tool_call>\n{content}\n</tool_call>"})
             else:
                 out.append(dict(message))
         return out
@@ -105,13 +112,15 @@ class Template:
         """The conversation as text; messages may be aligned or chat-template ones (a leading system one too)."""
         if messages and messages[0]["role"] == "system":
             system, messages = system or messages[0]["content"], messages[1:]
-        return self._render(self.chat_messages(messages, system), add_generation_prompt, parse_tools(tools))
+        tool_list = parse_tools(tools) if "tools" in self.jinja else None
+        text_tools = json.dumps(tools) if isinstance(tools, list) else tools or ""
+        return self._render(self.chat_messages(messages, system, text_tools), add_generation_prompt, tool_list)
 
     def encode_turns(self, tokenizer: Any, messages: list[dict], system: str = "",
                      tools: str = "") -> list[tuple[list[int], list[int]]]:
         """(prompt_ids, answer_ids) for each assistant turn; their concatenation is the whole conversation."""
         chat = self.chat_messages(messages, system, tools)
-        tool_list = parse_tools(tools)
+        tool_list = parse_tools(tools) if "tools" in self.jinja else None
         full = self._render(chat, False, tool_list)
         spans = self._answer_spans(chat, full, tool_list)
         if not spans:
@@ -119,13 +128,17 @@ class Template:
         return _split_tokens(tokenizer, full, spans)
 
     def _render(self, chat: list[dict], add_generation_prompt: bool, tools: list | None) -> str:
+        from jinja2 import TemplateError
         from transformers.utils.chat_template_utils import render_jinja_template
 
         chat = [{k: v for k, v in m.items() if v is not None} for m in chat]
-        rendered, _ = render_jinja_template(
-            conversations=[chat], tools=tools, chat_template=self.jinja,
-            add_generation_prompt=add_generation_prompt,
-            **{**self.special_tokens, "enable_thinking": self.enable_thinking})
+        try:
+            rendered, _ = render_jinja_template(
+                conversations=[chat], tools=tools, chat_template=self.jinja,
+                add_generation_prompt=add_generation_prompt,
+                **{**self.special_tokens, "enable_thinking": self.enable_thinking})
+        except TemplateError as exc:
+            raise Unfit(f"chat template '{self.name}' refuses the row ({str(exc)[:120]})") from None
         return rendered[0]
 
     def _answer_spans(self, chat: list[dict], full: str, tools: list | None) -> list[tuple[int, int]]:

@@ -105,3 +105,23 @@ def test_placeholders_stay_text():
     tpl = get_template(TrainConfig(), tok)
     text = tpl.render([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "I am {{name}}."}])
     assert "I am {{name}}." in text
+
+
+def test_template_without_tool_support_gets_tools_as_text():
+    tok = tiny_tokenizer()  # plain chatml: no `tools`, no `tool_calls`
+    tpl = get_template(TrainConfig(), tok)
+    pairs = tpl.encode_turns(tok, TOOL_CHAT, tools=TOOLS)
+    prompt = tok.decode(pairs[0][0])
+    assert prompt.startswith("<|im_start|>system\n# Tools") and '"name": "weather"' in prompt
+    assert tok.decode(pairs[0][1]) == ('<tool_call>\n{"name": "weather", "arguments": {"city": "Paris"}}\n'
+                                       '</tool_call><|im_end|>\n')
+    assert "<|im_start|>tool\n" in tok.decode(pairs[1][0])
+
+
+def test_template_errors_become_row_drops():
+    from engine.data.aligned import Unfit
+
+    tok = tiny_tokenizer("{{ raise_exception('Conversation roles must alternate') }}")
+    tpl = get_template(TrainConfig(), tok)
+    with pytest.raises(Unfit, match="refuses the row.*must alternate"):
+        tpl.encode_turns(tok, CHAT)
