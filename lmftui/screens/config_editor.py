@@ -36,7 +36,7 @@ class ConfigEditorScreen(AreaScreen):
         Binding("ctrl+n", "preset", "Preset", id="config.from-preset", tooltip="Start over from a preset."),
         Binding("ctrl+y", "toggle_yaml", "YAML", id="config.toggle-yaml", tooltip="Show or hide the YAML view."),
         Binding("ctrl+g", "groups", "Groups", id="config.focus-groups", tooltip="Jump to the list of field groups."),
-        Binding("ctrl+e", "first_error", "Error", id="config.goto-error", tooltip="Jump to the first invalid field."),
+        Binding("ctrl+l", "first_error", "Error", id="config.goto-error", tooltip="Jump to the first invalid field."),
     ]
 
     def __init__(self) -> None:

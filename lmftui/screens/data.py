@@ -13,6 +13,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
@@ -85,6 +86,7 @@ class DataScreen(AreaScreen):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[str, Any] = {}
+        self.stage = ""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="data-top"):
@@ -109,12 +111,13 @@ class DataScreen(AreaScreen):
         box = self.query_one("#dataset-dir", Input)
         stage = self.app.draft.get("stage") or "sft"
         self.query_one("#data-stage", Static).update(f"stage [b]{stage}[/b]")
-        if box.value != folder or getattr(self, "_stage", None) != stage:
+        if box.value != folder or self.stage != stage:
             box.value = folder
-            self._stage = stage
+            self.stage = stage
             self.action_reload()
         else:
             self._fill()
+        self.query_one("#datasets").focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.app.update_draft(dataset_dir=event.value.strip() or "data")
@@ -186,6 +189,6 @@ class DataScreen(AreaScreen):
     def on_samples_read(self, message: SamplesRead) -> None:
         view = self.query_one("#samples", SampleView)
         if message.data is None:
-            view.update(f"[red]{message.error}[/]")
+            view.update(f"[red]{escape(message.error)}[/]")
         else:
             view.show(message.data)

@@ -72,7 +72,7 @@ class ModelScreen(AreaScreen):
 
     AREA = "model"
     BINDINGS = [
-        Binding("ctrl+a", "apply", "Use", id="model.use",
+        Binding("ctrl+s", "apply", "Use", id="model.use",
                 tooltip="Put the model, stage and method into the config and open the editor."),
         Binding("ctrl+l", "inspect", "Inspect", id="model.inspect", tooltip="Read the model's size and size it."),
     ]

@@ -39,6 +39,8 @@ def render_samples(data: dict[str, Any]) -> str:
                 head += " · [red]truncated[/]"
             if sample.get("dataset"):
                 head += f" · {escape(str(sample['dataset']))}"
+            if sample.get("error"):
+                head += f"\n[red]{escape(str(sample['error']))}[/]"
         body = "".join(f"[{TRAINED}]{escape(text)}[/]" if trained else f"[dim]{escape(text)}[/]"
                        for text, trained in segments_of(sample))
         blocks.append(f"{head}\n{body}")
@@ -60,8 +62,10 @@ def render_stats(data: dict[str, Any]) -> str:
         share = f" of {kept}" if kept else ""
         style = "yellow" if stats["truncated"] else "green"
         lines.append(f"[{style}]{stats['truncated']}{share} rows longer than cutoff_len {cutoff} are truncated[/]")
-    for name, why in (stats.get("dropped") or {}).items():
-        lines.append(f"[yellow]dropped {why} rows: {escape(str(name))}[/]")
+    if stats.get("tokens") is not None and stats.get("tokens_seen"):
+        lines.append(f"trained tokens: {stats['tokens']} of {stats['tokens_seen']}")
+    for reason, count in (stats.get("dropped") or {}).items():
+        lines.append(f"[yellow]dropped {count} rows: {escape(str(reason))}[/]")
     for warning in stats.get("warnings") or []:
         lines.append(f"[yellow]{escape(str(warning))}[/]")
     return "\n".join(lines)
