@@ -93,15 +93,19 @@ def tokenize_rows(rows: list[dict], config: TrainConfig, tokenizer: Any, templat
         except Unfit as exc:
             report.unkeep(row["dataset"], str(exc))
             continue
-        report.truncated += truncated
-        report.lengths.append(len(example["input_ids"]))
-        report.tokens += sum(label != IGNORE_INDEX for label in example["labels"][1:])
-        report.tokens_seen += len(example["input_ids"])
+        _record(report, example, truncated)
         examples.append(example)
     if not examples:
         raise ConfigError(Problem(("dataset",), "no row is usable after tokenizing "
                                   f"({', '.join(report.dropped) or 'nothing read'})", "check cutoff_len and the data"))
     return examples
+
+
+def _record(report: DataReport, example: dict, truncated: bool) -> None:
+    report.truncated += truncated
+    report.lengths.append(len(example["input_ids"]))
+    report.tokens += sum(label != IGNORE_INDEX for label in example["labels"][1:])
+    report.tokens_seen += len(example["input_ids"])
 
 
 def encode_row(row: dict, config: TrainConfig, tokenizer: Any, template: Template) -> tuple[dict, bool]:
@@ -147,31 +151,35 @@ def _to_dataset(examples: list[dict]) -> Any:
 
 
 def _streaming_bundle(config: TrainConfig, tokenizer: Any, template: Template) -> DataBundle:
-    """An IterableDataset tokenizing on the fly; the report fills in as rows stream by."""
+    """An IterableDataset tokenizing on the fly; the report holds the counts of the last complete pass."""
     import datasets
 
     if config.val_size and config.val_size < 1:
         raise ConfigError(Problem(("val_size", "streaming"), "a streamed data set has no known size",
                                   "give val_size as a row count (e.g. 500)"))
     report = DataReport(cutoff_len=config.cutoff_len)
+    if _packing(config):
+        report.notes.append("streaming: rows are not packed")
     attrs = resolve_datasets(config)
     held = int(config.val_size)
 
     def examples() -> Iterator[dict]:
+        counts = DataReport(cutoff_len=config.cutoff_len, notes=report.notes)
         for attr in attrs:
             for n, raw in enumerate(iter_raw_rows(attr, streaming=True, cache_dir=config.cache_dir,
                                                   token=config.hf_hub_token)):
                 if config.max_samples is not None and n >= config.max_samples:
                     break
-                report.count_read(attr.name)
+                counts.count_read(attr.name)
                 try:
                     example, truncated = encode_row(align_row(raw, attr, config.stage), config, tokenizer, template)
                 except Unfit as exc:
-                    report.drop(attr.name, str(exc))
+                    counts.drop(attr.name, str(exc))
                     continue
-                report.keep(attr.name)
-                report.truncated += truncated
+                counts.keep(attr.name)
+                _record(counts, example, truncated)
                 yield {**example, "length": len(example["input_ids"])}
+        vars(report).update(vars(counts))
 
     stream = datasets.IterableDataset.from_generator(examples)
     if config.buffer_size:
