@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from engine.config import ConfigError, Problem, TrainConfig
@@ -32,7 +35,11 @@ def run(args: argparse.Namespace) -> int:
         from .train import resolve_config
 
         config = resolve_config(args.config, args.overrides)
-        result = inspect_data(config, max(args.rows, 0))
+        if args.json:
+            with stdout_to_stderr():
+                result = inspect_data(config, max(args.rows, 0))
+        else:
+            result = inspect_data(config, max(args.rows, 0))
     except ConfigError as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
@@ -42,6 +49,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_result(result, color=sys.stdout.isatty()))
     return 0
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever libraries print (Python or native code) to stderr, keeping stdout for the JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def load_tokenizer(config: TrainConfig) -> Any:

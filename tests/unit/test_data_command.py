@@ -60,3 +60,14 @@ def test_preference_stage_and_errors(tmp_path, model_dir, capsys):
     assert main(["data", cfg, "dataset=alpaca_smal"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "did you mean 'alpaca_small'" in err
+
+
+def test_json_stdout_holds_only_the_json(tmp_path, model_dir):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "lmftui.cli", "data", config_file(tmp_path, model_dir), "--json",
+                          "--rows", "1"], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["report"]["rows_kept"] == 5
