@@ -23,6 +23,9 @@ def load_aligned_rows(config: TrainConfig, which: str = "dataset",
         raw = load_raw_rows(attr, seed=config.seed, cache_dir=config.cache_dir, token=config.hf_hub_token)
         if config.max_samples is not None:
             raw = raw[:config.max_samples]
+        media = [c for c in ("images", "videos", "audios") if c in attr.explicit_columns]
+        if media:
+            report.notes.append(f"{attr.name}: {', '.join(media)} columns ignored (lmf-tui trains on text only)")
         groups.append(align_rows(raw, attr, config.stage, report))
     return mix(groups, config), report
 

@@ -122,3 +122,12 @@ def test_llamafactory_demo_sets(name, stage):
         assert "{{name}}" in rows[0]["response"][0]["content"]
     if stage == "dpo":
         assert all(len(r["response"]) == 2 for r in rows)
+
+
+def test_media_columns_are_reported_as_ignored(tmp_path):
+    (tmp_path / "m.json").write_text('[{"instruction": "Describe.", "output": "A cat.", "images": ["cat.png"]}]')
+    (tmp_path / "dataset_info.json").write_text('{"m": {"file_name": "m.json", "columns": {"prompt": "instruction", '
+                                                '"response": "output", "images": "images"}}}')
+    rows, report = load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="m"))
+    assert rows[0]["response"][0]["content"] == "A cat."
+    assert report.warnings() == ["m: images columns ignored (lmf-tui trains on text only)"]
