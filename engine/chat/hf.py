@@ -1,0 +1,78 @@
+"""Chat through transformers: a base model with its adapter (no merge), streamed by TextIteratorStreamer."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import torch
+from transformers import (PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList,
+                          TextIteratorStreamer)
+
+from ..data.templates import Template
+from .backend import GenParams, StopFilter, with_system
+
+
+class _EventStop(StoppingCriteria):
+    """Ends generation when the event is set (the user pressed stop, or a stop word showed up)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> bool:
+        return self.event.is_set()
+
+
+class TransformersBackend:
+    """Streams answers from a transformers model with the chat template's stop tokens."""
+
+    name = "transformers"
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, template: Template,
+                 label: str = ""):
+        self.model = label or str(getattr(model, "name_or_path", "model"))
+        self._model = model
+        self.tokenizer = tokenizer
+        self.template = template
+        self.default_system = template.default_system
+        vocab = tokenizer.get_vocab()
+        self.stop_ids = list(dict.fromkeys(
+            [vocab[w] for w in template.stop_words if w in vocab] + [tokenizer.eos_token_id]))
+        self.stop_text = [w for w in template.stop_words if w not in vocab]
+
+    def stream(self, messages: list[dict], params: GenParams, stop: threading.Event) -> Iterator[str]:
+        """Yield text pieces of the answer as the model generates them."""
+        inputs = self.tokenizer.apply_chat_template(
+            with_system(messages, self.default_system), chat_template=self.template.jinja,
+            add_generation_prompt=True, return_dict=True, return_tensors="pt")
+        inputs = {k: v.to(self._model.device) for k, v in inputs.items()}
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        halt = threading.Event()
+        sampling = dict(do_sample=True, temperature=params.temperature, top_p=params.top_p) \
+            if params.temperature > 0 else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        kwargs = dict(**inputs, max_new_tokens=params.max_new_tokens, streamer=streamer,
+                      eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id or self.stop_ids[0],
+                      stopping_criteria=StoppingCriteriaList([_EventStop(stop), _EventStop(halt)]), **sampling)
+        worker = threading.Thread(target=self._generate, args=(kwargs, streamer), daemon=True)
+        worker.start()
+        cut = StopFilter(self.stop_text)
+        try:
+            for piece in streamer:
+                if text := cut.feed(piece):
+                    yield text
+                if cut.stopped:
+                    break
+            if tail := cut.flush():
+                yield tail
+        finally:
+            halt.set()
+            for _ in streamer:
+                pass
+            worker.join()
+
+    def _generate(self, kwargs: dict, streamer: TextIteratorStreamer) -> None:
+        try:
+            with torch.no_grad():
+                self._model.generate(**kwargs)
+        finally:
+            streamer.end()

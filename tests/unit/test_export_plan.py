@@ -1,0 +1,102 @@
+"""Export planning, progress lines, Ollama Modelfiles and the converter extraction (no model, no torch)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from engine.config import ConfigError, parse_config
+from engine.export.llamacpp import _extract_converter
+from engine.export.ollama import chat_format, modelfile_text
+from engine.export.pipeline import plan_export
+from engine.export.progress import Progress
+
+
+def _config(**kw):
+    return parse_config({"model_name_or_path": "m", "export_dir": "/tmp/x/merged", **kw})
+
+
+def test_plan_names_every_step_in_order():
+    plan = plan_export(_config(export_gguf=["F16", "q4_k_m", "f16"]))
+    assert plan.gguf == ["f16", "q4_k_m"]
+    assert plan.steps == ["merge", "gguf f16", "gguf q4_k_m", "check", "ollama"]
+    assert plan.gguf_path("q4_k_m") == Path("/tmp/x/merged/merged-q4_k_m.gguf")
+    assert plan_export(_config()).steps == ["merge"]
+    assert plan_export(_config(export_gguf=["q8_0"], export_ollama=False)).steps == ["merge", "gguf q8_0", "check"]
+
+
+def test_plan_rejects_unknown_type_and_modelfile_without_gguf():
+    with pytest.raises(ConfigError, match="export_gguf: unknown type 'q3_xx'"):
+        plan_export(_config(export_gguf=["q3_xx"]))
+    with pytest.raises(ConfigError, match="export_ollama"):
+        plan_export(_config(export_ollama=True))
+
+
+def test_progress_writes_json_lines_with_the_current_step():
+    out = io.StringIO()
+    progress = Progress(["merge", "gguf f16"], jsonl=True, stream=out)
+    progress.plan()
+    progress.start("merge", "loading")
+    progress.done("merge", "ok", dtype="float32")
+    progress.start("gguf f16")
+    progress.fail("converter failed")
+    progress.finish(False, [])
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["event"] for r in records] == ["plan", "start", "done", "start", "error", "finished"]
+    assert records[1]["index"] == 1 and records[2]["dtype"] == "float32"
+    assert records[4] == {**records[4], "step": "gguf f16", "message": "converter failed"}
+    assert records[5]["ok"] is False
+
+
+def test_progress_text_mode_is_readable():
+    out = io.StringIO()
+    progress = Progress(["merge"], stream=out)
+    progress.start("merge", "loading")
+    progress.done("merge", "3 files")
+    assert "[1/1] merge: loading" in out.getvalue() and "✓ merge: 3 files" in out.getvalue()
+
+
+@pytest.mark.parametrize("name,jinja,fmt", [
+    ("chatml", None, "chatml"), ("qwen3", None, "chatml"), ("llama3", None, "llama3"),
+    (None, "{{ '<|im_start|>' + m['role'] }}", "chatml"), (None, "<|start_header_id|>", "llama3"),
+    (None, "[INST] {{ m }} [/INST]", None),
+])
+def test_chat_format_by_name_or_markers(name, jinja, fmt):
+    assert chat_format(name, jinja) == fmt
+
+
+def test_modelfile_has_template_stops_and_system():
+    text = modelfile_text("m-q4_k_m.gguf", "llama3", ["<|eot_id|>", "<|eom_id|>", "<|eot_id|>"], 'Be "brief".')
+    assert text.startswith("FROM ./m-q4_k_m.gguf\n")
+    assert 'PARAMETER stop "<|eot_id|>"\nPARAMETER stop "<|eom_id|>"\n' in text
+    assert text.count("PARAMETER stop") == 2
+    assert "<|start_header_id|>assistant<|end_header_id|>" in text
+    assert 'SYSTEM """Be "brief"."""' in text
+    chatml = modelfile_text("m.gguf", "chatml", ["<|im_end|>"])
+    assert "<|im_start|>{{ .Role }}" in chatml and "SYSTEM" not in chatml
+    assert "TEMPLATE" not in modelfile_text("m.gguf", None, ["</s>"])
+
+
+def test_converter_extraction_takes_only_the_converter(tmp_path):
+    archive = tmp_path / "llama_cpp_python-9.9.9.tar.gz"
+    files = {
+        "vendor/llama.cpp/convert_hf_to_gguf.py": "print('convert')",
+        "vendor/llama.cpp/conversion/__init__.py": "",
+        "vendor/llama.cpp/gguf-py/gguf/__init__.py": "",
+        "vendor/llama.cpp/src/llama.cpp": "int main;",
+        "llama_cpp/llama.py": "",
+    }
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"llama_cpp_python-9.9.9/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    dest = tmp_path / "out"
+    _extract_converter(archive, dest)
+    found = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert found == ["conversion/__init__.py", "convert_hf_to_gguf.py", "gguf-py/gguf/__init__.py"]
