@@ -93,16 +93,20 @@ def _mib_to_gb(text: str | None) -> float | None:
     return None if mib is None else round(mib / MIB_PER_GB, 3)
 
 
+def _query_rows() -> list[dict[str, str | None]] | None:
+    """The --query-gpu rows, asked again without compute_cap for drivers before 510; None without nvidia-smi."""
+    for fields in (GPU_FIELDS, tuple(f for f in GPU_FIELDS if f != "compute_cap")):
+        text = run_smi(f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits")
+        if text is not None:
+            return parse_gpu_csv(text, fields)
+    return None
+
+
 def smi_gpus() -> tuple[list[GpuInfo], str | None, str | None] | None:
     """(GPUs, driver version, CUDA version) from nvidia-smi; None when it is unavailable."""
-    fields = GPU_FIELDS
-    text = run_smi(f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits")
-    if text is None:  # drivers before 510 do not know compute_cap
-        fields = tuple(f for f in GPU_FIELDS if f != "compute_cap")
-        text = run_smi(f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits")
-    if text is None:
+    rows = _query_rows()
+    if rows is None:
         return None
-    rows = parse_gpu_csv(text, fields)
     apps = parse_apps_csv(run_smi(f"--query-compute-apps={','.join(APP_FIELDS)}",
                                   "--format=csv,noheader,nounits") or "")
     driver = rows[0]["driver_version"] if rows else None
@@ -111,13 +115,8 @@ def smi_gpus() -> tuple[list[GpuInfo], str | None, str | None] | None:
 
 def smi_memory() -> list[tuple[int, float | None, float | None, float | None, float | None]] | None:
     """(CUDA index, total, used, free GB, utilisation %) per visible GPU; None without nvidia-smi."""
-    fields = ("index", "uuid", "memory.total", "memory.used", "memory.free", "utilization.gpu")
-    text = run_smi(f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits")
-    if text is None:
+    rows = _query_rows()
+    if rows is None:
         return None
-    rows = parse_gpu_csv(text, fields)
-    by_index = {int(r["index"]): r for r in rows if r["index"] and r["index"].isdigit()}
-    visible = map_visible([(i, r["uuid"]) for i, r in by_index.items()])
-    return [(cuda, _mib_to_gb(by_index[p]["memory.total"]), _mib_to_gb(by_index[p]["memory.used"]),
-             _mib_to_gb(by_index[p]["memory.free"]), _number(by_index[p]["utilization.gpu"] or ""))
-            for cuda, p in enumerate(visible)]
+    return [(g.index, g.memory_total_gb, g.memory_used_gb, g.memory_free_gb, g.utilization_pct)
+            for g in gpus_from_rows(rows, {})]

@@ -59,7 +59,7 @@ def attention_linears(s: ModelShape) -> list[Linear]:
                     Linear("o_proj", s.num_heads * s.v_head_dim, h, n, "self_attn")]
     q, kv = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
     return [Linear("q_proj", h, q, n, "self_attn", s.qkv_bias), Linear("k_proj", h, kv, n, "self_attn", s.qkv_bias),
-            Linear("v_proj", h, kv, n, "self_attn", s.qkv_bias), Linear("o_proj", q, h, n, "self_attn")]
+            Linear("v_proj", h, kv, n, "self_attn", s.qkv_bias), Linear("o_proj", q, h, n, "self_attn", s.o_bias)]
 
 
 def mlp_linears(s: ModelShape) -> list[Linear]:
@@ -70,8 +70,9 @@ def mlp_linears(s: ModelShape) -> list[Linear]:
     for count, inter in ((dense, s.intermediate_size),
                          (s.num_layers - dense if s.is_moe else 0, s.shared_expert_intermediate_size)):
         if count and inter:
-            out += [Linear("gate_proj", h, inter, count, "mlp"), Linear("up_proj", h, inter, count, "mlp"),
-                    Linear("down_proj", inter, h, count, "mlp")]
+            b = s.mlp_bias
+            out += [Linear("gate_proj", h, inter, count, "mlp", b), Linear("up_proj", h, inter, count, "mlp", b),
+                    Linear("down_proj", inter, h, count, "mlp", b)]
     return out
 
 

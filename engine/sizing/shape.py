@@ -27,6 +27,8 @@ class ModelShape:
     vocab_size: int
     tie_word_embeddings: bool = False
     qkv_bias: bool = False
+    o_bias: bool = False
+    mlp_bias: bool = False
     qk_norm: bool = False
     num_experts: int = 0
     experts_per_token: int = 0
@@ -81,6 +83,7 @@ class ModelShape:
             intermediate_size=int(cfg.get("intermediate_size") or 4 * hidden), vocab_size=vocab,
             tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
             qkv_bias=bool(cfg.get("attention_bias", model_type in ("qwen2", "qwen2_moe"))),
+            o_bias=bool(cfg.get("attention_bias", False)), mlp_bias=bool(cfg.get("mlp_bias", False)),
             qk_norm=model_type.startswith("qwen3") or model_type.startswith("olmo2"),
             num_experts=experts, experts_per_token=int(cfg.get("num_experts_per_tok") or (2 if experts else 0)),
             moe_intermediate_size=moe_inter, shared_expert_intermediate_size=shared,
@@ -101,7 +104,8 @@ def shape_from_gguf(path: str | Path) -> ModelShape:
 
     def meta(key: str, default: Any = None) -> Any:
         field = reader.fields.get(key)
-        return default if field is None else field.contents()
+        value = default if field is None else field.contents()
+        return max(value) if isinstance(value, list) and value and isinstance(value[0], int) else value
 
     arch = meta("general.architecture", "llama")
     hidden = meta(f"{arch}.embedding_length")
@@ -117,6 +121,7 @@ def shape_from_gguf(path: str | Path) -> ModelShape:
         head_dim=meta(f"{arch}.attention.key_length", hidden // heads),
         intermediate_size=meta(f"{arch}.feed_forward_length"), vocab_size=vocab,
         tie_word_embeddings="output.weight" not in tensors, qkv_bias="blk.0.attn_q.bias" in tensors,
+        o_bias="blk.0.attn_output.bias" in tensors, mlp_bias="blk.0.ffn_up.bias" in tensors,
         qk_norm="blk.0.attn_q_norm.weight" in tensors, num_experts=experts,
         experts_per_token=meta(f"{arch}.expert_used_count", 0) or 0,
         moe_intermediate_size=meta(f"{arch}.expert_feed_forward_length", 0) or 0,
