@@ -34,7 +34,8 @@ class Family:
     bos: bool = False
     system_in_user: bool = False  # no system role: the system text opens the first user turn
     default_system: str = ""
-    thinking: bool = False
+    thinking: bool = False  # <think> blocks: an empty one opens answers when thinking is off
+    never_thinks: bool = False  # thinking is always off (qwen3_nothink)
 
 
 CHATML = Family(system="<|im_start|>system\n{c}<|im_end|>\n", user="<|im_start|>user\n{c}<|im_end|>\n",
@@ -46,7 +47,7 @@ FAMILIES: dict[str, Family] = {
     "qwen": Family(**{**CHATML.__dict__, "tool": QWEN_TOOL,
                       "default_system": "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."}),
     "qwen3": Family(**{**CHATML.__dict__, "tool": QWEN_TOOL, "thinking": True}),
-    "qwen3_nothink": Family(**{**CHATML.__dict__, "tool": QWEN_TOOL, "thinking": True}),
+    "qwen3_nothink": Family(**{**CHATML.__dict__, "tool": QWEN_TOOL, "thinking": True, "never_thinks": True}),
     "llama3": Family(
         system="<|start_header_id|>system<|end_header_id|>\n\n{c}<|eot_id|>",
         user="<|start_header_id|>user<|end_header_id|>\n\n{c}<|eot_id|>",
@@ -184,12 +185,12 @@ def get_template(config: TrainConfig, tokenizer: Any) -> Template:
                                       f"use one of {', '.join(TEMPLATE_NAMES)}, or leave it empty for the "
                                       "tokenizer's own"))
         family = FAMILIES[name]
-        jinja = build_jinja(family, force_no_thinking=name == "qwen3_nothink")
+        jinja = build_jinja(family)
         tokenizer.chat_template = jinja
         stops = list(family.stop_words) or ([tokenizer.eos_token] if tokenizer.eos_token else [])
         return Template(name=name, jinja=jinja, stop_words=stops,
                         default_system=config.default_system or family.default_system or None,
-                        enable_thinking=config.enable_thinking and name != "qwen3_nothink", special_tokens=specials)
+                        enable_thinking=config.enable_thinking and not family.never_thinks, special_tokens=specials)
     jinja = tokenizer.chat_template
     if isinstance(jinja, dict):
         jinja = jinja.get("default") or next(iter(jinja.values()), None)
@@ -204,9 +205,9 @@ def get_template(config: TrainConfig, tokenizer: Any) -> Template:
                     enable_thinking=config.enable_thinking, special_tokens=specials)
 
 
-def build_jinja(family: Family, force_no_thinking: bool = False) -> str:
+def build_jinja(family: Family) -> str:
     """The Jinja chat template of a family (HF message format: system/user/assistant/tool, tool_calls)."""
-    think = "false" if force_no_thinking else "(enable_thinking if enable_thinking is defined else true)"
+    think = "false" if family.never_thinks else "(enable_thinking if enable_thinking is defined else true)"
     parts = [
         "{%- set ns = namespace(system=" + _lit(family.default_system) + ") -%}",
         "{%- if messages and messages[0]['role'] == 'system' -%}{%- set ns.system = messages[0]['content'] -%}"

@@ -125,3 +125,14 @@ def test_template_errors_become_row_drops():
     tpl = get_template(TrainConfig(), tok)
     with pytest.raises(Unfit, match="refuses the row.*must alternate"):
         tpl.encode_turns(tok, CHAT)
+
+
+def test_family_jinja_stands_alone_for_export_and_chat():
+    from engine.data.templates import FAMILIES, build_jinja
+
+    tok = tiny_tokenizer(chat_template=build_jinja(FAMILIES["qwen3_nothink"]))
+    text = tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
+    assert text == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    tok.chat_template = build_jinja(FAMILIES["qwen3"])
+    assert tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True,
+                                   enable_thinking=False).endswith("</think>\n\n")
