@@ -136,3 +136,16 @@ def test_family_jinja_stands_alone_for_export_and_chat():
     tok.chat_template = build_jinja(FAMILIES["qwen3"])
     assert tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True,
                                    enable_thinking=False).endswith("</think>\n\n")
+
+
+def test_templates_that_rewrite_earlier_turns_still_mark_answers():
+    # Like Qwen3's own template, this one renders the last answer differently from earlier ones.
+    jinja = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' }}"
+             "{% if m['role'] == 'assistant' and loop.last %}{{ '<think>\\n\\n</think>\\n\\n' }}{% endif %}"
+             "{{ m['content'] + '<|im_end|>\\n' }}{% endfor %}"
+             "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    tok = tiny_tokenizer(jinja)
+    tpl = get_template(TrainConfig(), tok)
+    pairs = tpl.encode_turns(tok, CHAT)
+    assert [tok.decode(a) for _, a in pairs] == ["It is 2.<|im_end|>", "<think>\n\n</think>\n\n5<|im_end|>\n"]
+    assert [i for p, a in pairs for i in p + a] == tok.apply_chat_template(CHAT, tokenize=True, return_dict=False)
