@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +89,9 @@ def tokenize_rows(rows: list[dict], config: TrainConfig, tokenizer: Any, templat
                   report: DataReport) -> list[dict]:
     """Token ids and labels of each aligned row; unfit rows move from kept to dropped in the report."""
     examples = []
-    for row in rows:
-        try:
-            example, truncated = encode_row(row, config, tokenizer, template)
-        except Unfit as exc:
-            report.unkeep(row["dataset"], str(exc))
+    for row, (example, truncated, unfit) in zip(rows, _encode_all(rows, config, tokenizer, template)):
+        if unfit:
+            report.unkeep(row["dataset"], unfit)
             continue
         _record(report, example, truncated)
         examples.append(example)
@@ -99,6 +99,37 @@ def tokenize_rows(rows: list[dict], config: TrainConfig, tokenizer: Any, templat
         raise ConfigError(Problem(("dataset",), "no row is usable after tokenizing "
                                   f"({', '.join(report.dropped) or 'nothing read'})", "check cutoff_len and the data"))
     return examples
+
+
+_WORK: tuple = ()  # (config, tokenizer, template) for forked tokenizing workers
+
+
+def _encode_all(rows: list[dict], config: TrainConfig, tokenizer: Any,
+                template: Template) -> Iterator[tuple[dict | None, bool, str]]:
+    """(example, truncated, unfit reason) per row, in row order; forked workers when configured."""
+    global _WORK
+    workers = min(config.preprocessing_num_workers or 1, os.cpu_count() or 1)
+    if workers < 2 or len(rows) < 2 * config.preprocessing_batch_size or "fork" not in mp.get_all_start_methods():
+        yield from map(_encode_safely, [(row, config, tokenizer, template) for row in rows])
+        return
+    _WORK = (config, tokenizer, template)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forked tokenizers must not use their own threads
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_encode_in_worker, rows, chunksize=config.preprocessing_batch_size)
+    finally:
+        _WORK = ()
+
+
+def _encode_in_worker(row: dict) -> tuple[dict | None, bool, str]:
+    return _encode_safely((row, *_WORK))
+
+
+def _encode_safely(args: tuple) -> tuple[dict | None, bool, str]:
+    try:
+        return (*encode_row(*args), "")
+    except Unfit as exc:
+        return None, False, str(exc)
 
 
 def _record(report: DataReport, example: dict, truncated: bool) -> None:

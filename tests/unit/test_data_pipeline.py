@@ -55,3 +55,12 @@ def test_hub_data_set_offline_is_one_line(tmp_path):
     line = out.stdout.strip()
     assert line.startswith("data set 'hub_set': cannot load hub data set someone/some-data")
     assert "check the network" in line and "\n" not in line
+
+
+def test_worker_processes_give_the_same_rows():
+    tok = tiny_tokenizer()
+    base = dict(dataset_dir=str(FIXTURES), dataset="alpaca_small,sharegpt_small,openai_small", cutoff_len=40)
+    one = build_datasets(TrainConfig(**base), tok)
+    two = build_datasets(TrainConfig(**base, preprocessing_num_workers=2, preprocessing_batch_size=1), tok)
+    assert two.train["input_ids"] == one.train["input_ids"] and two.train["labels"] == one.train["labels"]
+    assert two.report.to_dict() == one.report.to_dict()
