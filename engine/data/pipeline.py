@@ -58,7 +58,8 @@ def build_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
         train, eval_examples = split_validation(train, config.val_size, config.seed)
         report.notes.append(f"{len(eval_examples)} rows held out for evaluation (val_size={config.val_size:g})")
     if _packing(config):
-        report.packed_rows = len(train := pack(train, config))
+        train = pack(train, config)
+        report.packed_rows = len(train)
         eval_examples = pack(eval_examples, config) if eval_examples else eval_examples
     lengths = [len(e["input_ids"]) for e in train]
     order = length_grouped_order(lengths, config.per_device_train_batch_size, config.seed) \
