@@ -169,7 +169,8 @@ def _check_files(attr: DatasetAttr, which: str) -> None:
         raise ConfigError(Problem((which,), f"'{attr.name}': {files[0].name} is not a supported file type",
                                   f"use one of {', '.join(FILE_TYPES)}"))
     if len(kinds) > 1:
-        raise ConfigError(Problem((which,), f"'{attr.name}': folder {path} mixes file types ({', '.join(sorted(kinds))})",
+        mixed = ", ".join(sorted(kinds))
+        raise ConfigError(Problem((which,), f"'{attr.name}': folder {path} mixes file types ({mixed})",
                                   "keep one file type per folder"))
 
 

@@ -90,7 +90,7 @@ def tokenize_rows(rows: list[dict], config: TrainConfig, tokenizer: Any, templat
                   report: DataReport) -> list[dict]:
     """Token ids and labels of each aligned row; unfit rows move from kept to dropped in the report."""
     examples = []
-    for row, (example, truncated, unfit) in zip(rows, _encode_all(rows, config, tokenizer, template)):
+    for row, (example, truncated, unfit) in zip(rows, _encode_all(rows, config, tokenizer, template), strict=True):
         if unfit:
             report.unkeep(row["dataset"], unfit)
             continue

@@ -232,8 +232,9 @@ def build_jinja(family: Family) -> str:
     parts += [
         _expr(family.user, "content"),
         "{%- elif message['role'] == 'assistant' -%}",
-        "{%- if message['tool_calls'] is defined and message['tool_calls'] -%}{%- set calls = namespace(text=content) -%}"
-        "{%- for call in message['tool_calls'] -%}{%- set f = call['function'] if call['function'] is defined else call -%}"
+        "{%- if message['tool_calls'] is defined and message['tool_calls'] -%}"
+        "{%- set calls = namespace(text=content) -%}{%- for call in message['tool_calls'] -%}"
+        "{%- set f = call['function'] if call['function'] is defined else call -%}"
         "{%- set calls.text = calls.text ~ ('\\n' if calls.text else '') ~ '<tool_call>\\n' ~ "
         "({'name': f['name'], 'arguments': f['arguments']} | tojson) ~ '\\n</tool_call>' -%}"
         "{%- endfor -%}{%- set content = calls.text -%}{%- endif -%}",

@@ -108,7 +108,7 @@ def segments(tokenizer: Any, example: dict) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     run: list[int] = []
     state = None
-    for token, label in zip(example["input_ids"], example["labels"]):
+    for token, label in zip(example["input_ids"], example["labels"], strict=True):
         trained = label != -100
         if state is not None and trained != state:
             out.append({"text": tokenizer.decode(run), "trained": state})

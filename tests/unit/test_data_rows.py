@@ -1,5 +1,6 @@
 """Normalising alpaca/sharegpt/openai rows to the aligned form, with drops counted by reason."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,9 @@ def test_csv_and_parquet_loaders(tmp_path):
 
 
 def test_interleave_and_num_samples(tmp_path):
-    (tmp_path / "a.json").write_text('[' + ",".join(f'{{"instruction": "a{i}", "output": "x"}}' for i in range(3)) + ']')
-    (tmp_path / "b.json").write_text('[' + ",".join(f'{{"instruction": "b{i}", "output": "x"}}' for i in range(9)) + ']')
+    for name, n in (("a", 3), ("b", 9)):
+        rows = [{"instruction": f"{name}{i}", "output": "x"} for i in range(n)]
+        (tmp_path / f"{name}.json").write_text(json.dumps(rows))
     (tmp_path / "dataset_info.json").write_text('{"a": {"file_name": "a.json", "num_samples": 5}, '
                                                 '"b": {"file_name": "b.json"}}')
     cfg = dict(dataset_dir=str(tmp_path), dataset="a,b")
