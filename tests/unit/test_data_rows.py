@@ -133,3 +133,46 @@ def test_media_columns_are_reported_as_ignored(tmp_path):
     rows, report = load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="m"))
     assert rows[0]["response"][0]["content"] == "A cat."
     assert report.warnings() == ["m: images columns ignored (lmf-tui trains on text only)"]
+
+
+def test_more_unfit_rows_are_counted(tmp_path):
+    rows = [
+        {"instruction": "q", "output": "a", "history": [["only one"]]},
+        {"instruction": "q", "output": "a", "history": [["h1", "a1"]]},
+        {"instruction": "", "output": "a"},
+        {"instruction": ["not", "text"], "output": "a"},
+        "not an object",
+    ]
+    (tmp_path / "a.json").write_text(json.dumps(rows))
+    chat = [
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]},
+                      {"role": "assistant", "content": "Hello"}], "ok": "true"},
+        {"messages": [{"role": "narrator", "content": "x"}, {"role": "assistant", "content": "y"}], "ok": "false"},
+        {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "  "}], "ok": True},
+    ]
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps(r) for r in chat) + "\n")
+    (tmp_path / "dataset_info.json").write_text(json.dumps({
+        "a": {"file_name": "a.json", "columns": {"prompt": "instruction", "response": "output", "history": "history"}},
+        "c": {"file_name": "c.jsonl", "formatting": "openai", "columns": {"messages": "messages", "kto_tag": "ok"}},
+    }))
+    got, report = load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="a"))
+    assert len(got) == 1 and len(got[0]["prompt"]) == 3
+    assert report.dropped == {"column 'history' is not a list of [question, answer] pairs": 1,
+                              "empty prompt in column 'instruction'": 1, "column 'instruction' is not text": 1,
+                              "row is not an object": 1}
+    got, report = load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="c", stage="kto"))
+    assert got[0]["prompt"][0]["content"] == "Hi there" and got[0]["kto_tag"] is True
+    assert report.dropped == {"unknown role 'narrator' in column 'messages' (set tags in dataset_info.json)": 1,
+                              "empty answer in column 'messages'": 1}
+
+
+def test_folder_and_file_type_errors(tmp_path):
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "a.json").write_text("[]")
+    (tmp_path / "mixed" / "b.csv").write_text("instruction,output\n")
+    (tmp_path / "data.arrow").write_text("")
+    (tmp_path / "dataset_info.json").write_text('{"m": {"file_name": "mixed"}, "x": {"file_name": "data.arrow"}}')
+    with pytest.raises(ConfigError, match="mixes file types"):
+        load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="m"))
+    with pytest.raises(ConfigError, match="not a supported file type"):
+        load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="x"))
