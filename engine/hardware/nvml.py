@@ -9,7 +9,7 @@ from .info import GIB, GpuInfo, GpuProcess
 from .visible import map_visible
 
 NA: Any = None  # what a failed NVML call returns
-_state = {"initialised": False}
+_state: dict[str, bool | None] = {"ready": None}  # None: nvmlInit not tried yet in this process
 
 
 def _pynvml() -> Any:
@@ -32,10 +32,10 @@ def nvml_call(name: str, *args: Any, default: Any = NA) -> Any:
 
 
 def nvml_ready() -> bool:
-    """Initialise NVML once per process; False when there is no library or driver."""
-    if not _state["initialised"]:
-        _state["initialised"] = nvml_call("nvmlInit", default=False) is not False
-    return _state["initialised"]
+    """Initialise NVML once per process (a failure is remembered too); False without library or driver."""
+    if _state["ready"] is None:
+        _state["ready"] = nvml_call("nvmlInit", default=False) is not False
+    return bool(_state["ready"])
 
 
 def _text(value: Any) -> str | None:

@@ -52,6 +52,12 @@ class Estimate:
         """Memory over all GPUs together (peak_gb × gpus)."""
         return round(self.peak_gb * self.gpus, 2)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the run journal or JSON output."""
+        return {"peak_gb": self.peak_gb, "total_gb": self.total_gb, "breakdown": self.breakdown,
+                "params_b": self.params_b, "trainable_params": self.trainable_params, "gpus": self.gpus,
+                "device": self.device, "notes": self.notes}
+
 
 def _names(value: str | None) -> set[str]:
     return {n.strip() for n in (value or "").split(",") if n.strip()}

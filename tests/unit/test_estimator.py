@@ -135,3 +135,29 @@ def test_accepts_a_config_json_mapping():
                         "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                         "num_key_value_heads": 2, "vocab_size": 256})
     assert e.trainable_params == 2 * 8 * (128 + 96 + 96 + 128 + 192 + 192 + 192) and e.params_b == 0.0
+
+
+def test_estimate_to_dict_is_json_ready(llama8b):
+    import json
+
+    data = json.loads(json.dumps(estimate_memory(case(finetuning_type="full"), llama8b, gpus=2).to_dict()))
+    assert data["gpus"] == 2 and data["total_gb"] == pytest.approx(2 * data["peak_gb"], abs=0.01)
+    assert data["notes"] == ["weights, gradients and optimizer state sharded over 2 GPUs (ZeRO-3)"]
+
+
+def test_measured_peak_is_rss_without_cuda_and_cuda_peak_with_it(monkeypatch):
+    import resource
+    import sys
+    import types
+
+    from engine.sizing import measured_peak_gb
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
+    assert measured_peak_gb() == pytest.approx(rss, abs=0.01) and measured_peak_gb() > 0.01
+    cuda = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True,
+                                 max_memory_allocated=lambda: 3 * GB)
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    assert measured_peak_gb() == 3.0
+    cuda.is_initialized = lambda: False  # torch imported but CUDA never used: the process RSS
+    assert measured_peak_gb() == pytest.approx(rss, abs=0.01)

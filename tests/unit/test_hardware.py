@@ -24,7 +24,7 @@ GIB = 2**30
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch):
     """No NVML state carried between tests, all GPUs visible, no real nvidia-smi."""
-    monkeypatch.setitem(nvml_mod._state, "initialised", False)
+    monkeypatch.setitem(nvml_mod._state, "ready", None)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
 
@@ -94,9 +94,12 @@ def test_failing_nvml_calls_give_sentinels_not_errors(monkeypatch):
 
 def test_nvml_init_failure_falls_back_to_cpu_only(monkeypatch):
     fake_nvml(monkeypatch, TWO, fail={"nvmlInit"})
+    tries = []
+    real_init = pynvml.nvmlInit
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: tries.append(1) or real_init())
     hw = detect_hardware()
     assert hw.gpus == [] and hw.source == "none" and hw.backend in ("cpu", "mps")
-    assert gpu_memory_snapshot() == []
+    assert gpu_memory_snapshot() == [] and len(tries) == 1  # a failed init is not retried on every poll
 
 
 def test_missing_pynvml_and_nvidia_smi_is_cpu_only(monkeypatch):
