@@ -82,6 +82,7 @@ def inspect_data(config: TrainConfig, rows: int) -> dict[str, Any]:
     from engine.data.rows import load_aligned_rows
 
     tokenizer = load_tokenizer(config)
+    config = config.model_copy(update={"tokenized_path": None, "streaming": False})  # a preview reads afresh
     if config.stage in ("pt", "sft"):
         bundle = build_datasets(config, tokenizer)
         report, template = bundle.report, bundle.template
