@@ -152,3 +152,21 @@ def test_length_grouping_lowers_padding():
     assert sorted(grouped) == list(range(400))
     assert padding_share(lengths, 8, grouped) < padding_share(lengths, 8, random_order(400, 1)) / 3
     assert padding_share([4, 4], 2) == 0.0 and padding_share([1, 3], 2) == 0.3333
+
+
+DEMO = Path("/work/shared/data/llamafactory-demo")
+
+
+@pytest.mark.demo
+@pytest.mark.skipif(not DEMO.exists(), reason="needs ../shared/data/llamafactory-demo")
+@pytest.mark.parametrize("dataset, stage", [("alpaca_en_demo,identity,glaive_toolcall_en_demo", "sft"),
+                                            ("c4_demo", "pt")])
+def test_llamafactory_demo_sets_tokenize(dataset, stage):
+    tok = tiny_tokenizer(chat_template=None)
+    bundle = build_datasets(TrainConfig(dataset_dir=str(DEMO), dataset=dataset, stage=stage, template="qwen",
+                                        max_samples=20, cutoff_len=512), tok)
+    report = bundle.report
+    assert report.rows_kept == report.rows_read and not report.dropped and report.tokens > 0
+    if stage == "sft":
+        sample = bundle.train[0]
+        assert sum(t != IGNORE_INDEX for t in sample["labels"]) > 0
