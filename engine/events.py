@@ -47,12 +47,12 @@ class EventTail:
     offset: int = 0
     _pending: bytes = field(default=b"", repr=False)
 
-    def read(self, max_bytes: int = 4 << 20) -> list[dict[str, Any]]:
-        """New complete events (at most about `max_bytes` of them per call)."""
+    def read(self, max_bytes: int | None = 4 << 20) -> list[dict[str, Any]]:
+        """New complete events (at most about `max_bytes` of them per call; None reads all)."""
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self.offset)
-                chunk = fh.read(max_bytes)
+                chunk = fh.read(-1 if max_bytes is None else max_bytes)
         except FileNotFoundError:
             return []
         self.offset += len(chunk)
@@ -64,7 +64,7 @@ class EventTail:
 
 def read_events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """All complete events of a run."""
-    return EventTail(Path(run_dir) / EVENTS_FILE).read(max_bytes=1 << 62)
+    return EventTail(Path(run_dir) / EVENTS_FILE).read(max_bytes=None)
 
 
 def iter_events(run_dir: str | os.PathLike) -> Iterator[dict[str, Any]]:

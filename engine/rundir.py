@@ -151,15 +151,25 @@ def run_info(run_dir: str | os.PathLike) -> RunInfo:
             info.message = event.get("status", "done")
         if kind in ("start", "error", "done"):
             last_type = kind if kind != "done" else f"done:{event.get('status', 'done')}"
-    if is_locked(path):
-        info.status = "running"
-    elif last_type == "error":
-        info.status = "failed"
-    elif last_type == "done:done":
-        info.status = "done"
-    elif last_type is not None:
-        info.status = "stopped"
+    info.status = "running" if is_locked(path) else _status_from_last(last_type)
     return info
+
+
+def journal_status(run_dir: str | os.PathLike) -> Status:
+    """The status the journal alone tells (ignoring whether a process holds the lock)."""
+    last_type = None
+    for event in iter_events(run_dir):
+        if event["type"] in ("start", "error", "done"):
+            last_type = event["type"] if event["type"] != "done" else f"done:{event.get('status', 'done')}"
+    return _status_from_last(last_type)
+
+
+def _status_from_last(last_type: str | None) -> Status:
+    if last_type == "error":
+        return "failed"
+    if last_type == "done:done":
+        return "done"
+    return "new" if last_type is None else "stopped"
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:

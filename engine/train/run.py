@@ -17,7 +17,7 @@ import torch
 
 from ..config import ConfigError, TrainConfig, check_config, save_config
 from ..events import EVENTS_FILE, EventWriter
-from ..rundir import CONFIG_FILE, RunLock, last_checkpoint, run_info
+from ..rundir import CONFIG_FILE, RunLock, journal_status, last_checkpoint
 from .journal import JournalCallback
 from .signals import GracefulStop
 
@@ -67,10 +67,7 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
     found = last_checkpoint(run_dir)
     if found is None and config.resume_from_checkpoint:
         raise ConfigError(f"resume_from_checkpoint: {run_dir} has no checkpoint yet — start without it")
-    if found is None and run_info(run_dir).status == "done":
-        raise ConfigError(f"output_dir: {run_dir} already holds a finished run — "
-                          "set overwrite_output_dir: true, or choose another output_dir")
-    if found is not None and run_info(run_dir).status == "done" and not config.resume_from_checkpoint:
+    if journal_status(run_dir) == "done" and not config.resume_from_checkpoint:
         raise ConfigError(f"output_dir: {run_dir} already holds a finished run — "
                           "set overwrite_output_dir: true, or choose another output_dir")
     return str(found) if found else None
@@ -81,6 +78,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     from ..data import build_datasets, make_collator
     from ..models import apply_method, count_parameters, load_model, load_tokenizer
     from ..models.loader import attn_implementation, compute_dtype
+    from transformers import PrinterCallback, set_seed
+
     from .memory import peak_memory_gb
     from .trainer import LmfTrainer, counting_collator, training_arguments
 
@@ -98,6 +97,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         events.emit("warning", message=warning)
         say(f"warning: {warning}")
     say("Loading model …")
+    set_seed(config.seed)  # adapter initialisation is part of what the seed fixes
     model = apply_method(load_model(config, for_training=True), config)
     trainable, total = count_parameters(model)
     gradient_checkpointing = _gradient_checkpointing(config)
@@ -108,6 +108,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         lmf_config=config,
     )
     stop = GracefulStop()
+    trainer.remove_callback(PrinterCallback)  # the journal callback prints its own progress lines
     trainer.add_callback(JournalCallback(events, run_dir, stop, peak_memory_gb, echo))
     plan = {
         "finetuning_type": config.finetuning_type, "dataset": config.dataset, "trainable_params": trainable,

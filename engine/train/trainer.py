@@ -76,5 +76,5 @@ def training_arguments(config: TrainConfig, gradient_checkpointing: bool) -> Tra
         gradient_checkpointing_kwargs=c.gradient_checkpointing_kwargs or {"use_reentrant": False},
         deepspeed=c.deepspeed, ddp_timeout=c.ddp_timeout, ddp_find_unused_parameters=c.ddp_find_unused_parameters,
         torch_compile=c.torch_compile, tf32=c.tf32, use_cpu=c.use_cpu, remove_unused_columns=False,
-        disable_tqdm=True, save_safetensors=True,
+        disable_tqdm=True,
     )
