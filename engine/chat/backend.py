@@ -36,6 +36,10 @@ class ChatBackend(Protocol):
         """Yield the answer's text pieces until a stop word, the token limit, or `stop` is set."""
         ...
 
+    def close(self) -> None:
+        """Free the model."""
+        ...
+
 
 def with_system(messages: list[dict], system: str | None) -> list[dict]:
     """The messages with a leading system message when there is none and a default system prompt is set."""

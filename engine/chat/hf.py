@@ -38,7 +38,7 @@ class TransformersBackend:
         vocab = tokenizer.get_vocab()
         self.stop_ids = list(dict.fromkeys(
             [vocab[w] for w in template.stop_words if w in vocab] + [tokenizer.eos_token_id]))
-        self.stop_text = [w for w in template.stop_words if w not in vocab]
+        self.stop_text = list(template.stop_words)
 
     def stream(self, messages: list[dict], params: GenParams, stop: threading.Event) -> Iterator[str]:
         """Yield text pieces of the answer as the model generates them."""
@@ -58,17 +58,22 @@ class TransformersBackend:
         cut = StopFilter(self.stop_text)
         try:
             for piece in streamer:
+                if stop.is_set():
+                    break
                 if text := cut.feed(piece):
                     yield text
                 if cut.stopped:
                     break
-            if tail := cut.flush():
+            if not stop.is_set() and (tail := cut.flush()):
                 yield tail
         finally:
             halt.set()
             for _ in streamer:
                 pass
             worker.join()
+
+    def close(self) -> None:
+        """Nothing to free beyond what the garbage collector does."""
 
     def _generate(self, kwargs: dict, streamer: TextIteratorStreamer) -> None:
         try:

@@ -46,5 +46,9 @@ class LlamaCppBackend:
         finally:
             chunks.close()
 
+    def close(self) -> None:
+        """Free llama.cpp's model and context now (not at interpreter exit)."""
+        self.llm.close()
+
     def _token_text(self, token: int) -> str:
         return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""

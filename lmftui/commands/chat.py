@@ -52,15 +52,18 @@ def run(args: argparse.Namespace) -> int:
                                      f"{(str(exc).splitlines() or [''])[0]}")
     if args.system is not None:
         backend.default_system = args.system
-    if args.jsonl:
-        from engine.chat.server import serve_jsonl
+    try:
+        if args.jsonl:
+            from engine.chat.server import serve_jsonl
 
-        return serve_jsonl(backend, params, sys.stdin, sys.stdout)
-    if args.prompt is not None:
-        return _answer_once(backend, params, args.prompt)
-    from engine.chat.repl import Repl
+            return serve_jsonl(backend, params, sys.stdin, sys.stdout)
+        if args.prompt is not None:
+            return _answer_once(backend, params, args.prompt)
+        from engine.chat.repl import Repl
 
-    return Repl(backend, params, sys.stdout).run()
+        return Repl(backend, params, sys.stdout).run()
+    finally:
+        backend.close()
 
 
 def _flags(args: argparse.Namespace) -> dict:

@@ -82,3 +82,21 @@ def build_adapter(base_dir: Path, out_dir: Path, use_dora: bool = False, seed: i
                 param.normal_(0, 0.2)
     peft_model.save_pretrained(out_dir)
     return Path(out_dir)
+
+
+def build_stopping_model(out_dir: Path, prompt: str, after: int = 4) -> tuple[Path, str]:
+    """A tiny model whose greedy answer to `prompt` ends with <|im_end|> after `after` tokens; returns its
+    folder and that answer's text (the token it would say next now scores below <|im_end|>)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    build_model(out_dir)
+    model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(out_dir)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        return_dict=True, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        answer = model.generate(ids, max_new_tokens=after + 1, do_sample=False)[0, ids.shape[1]:].tolist()
+        model.lm_head.weight[tokenizer.eos_token_id] = model.lm_head.weight[answer[after]] * 1.1
+    model.save_pretrained(out_dir)
+    return Path(out_dir), tokenizer.decode(answer[:after], skip_special_tokens=True)
