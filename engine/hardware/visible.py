@@ -28,7 +28,9 @@ def map_visible(physical: list[tuple[int, str | None]], env: str | None = None) 
     """Physical indices of the visible GPUs in CUDA order, from (index, uuid) pairs of every GPU.
 
     A UUID entry matches any unique prefix, as CUDA allows; an unknown or ambiguous entry ends the
-    list, and a GPU named twice is an error to CUDA, so the list ends there too.
+    list, and a GPU named twice is an error to CUDA, so the list ends there too. Indices are NVML's
+    (PCI bus order), which CUDA also uses with CUDA_DEVICE_ORDER=PCI_BUS_ID; on a box mixing GPU models
+    CUDA's default order puts the fastest first instead.
     """
     selectors = visible_selectors(env)
     if selectors is None:

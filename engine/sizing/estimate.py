@@ -213,7 +213,8 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
         parts["zero3_gather"] = max(2 * layer, p.embeddings * compute)
         notes.append(f"weights, gradients and optimizer state sharded over {gpus} GPUs (ZeRO-3)")
     if config.quantization_bit or config.use_dora:  # the largest weight dequantized / re-normed at once
-        parts["transient"] = max(lin.in_features * lin.out_features for lin in p.linears) * (compute + 4 * config.use_dora)
+        largest = max(lin.in_features * lin.out_features for lin in p.linears)
+        parts["transient"] = largest * (compute + 4 * config.use_dora)
     parts["activations"] = activation_bytes(config, s, p, compute, device)
     parts["logits"] = logits_bytes(config, s, compute)
     dynamic = sum(v for k, v in parts.items() if k in DYNAMIC)

@@ -55,7 +55,8 @@ class ModelShape:
         from .params import count_params
 
         moe = f", {self.num_experts} experts ({self.experts_per_token} active)" if self.is_moe else ""
-        return (f"{self.model_type or 'decoder'} {count_params(self).total / 1e9:.2f}B params: hidden {self.hidden_size}, "
+        return (f"{self.model_type or 'decoder'} {count_params(self).total / 1e9:.2f}B params: "
+                f"hidden {self.hidden_size}, "
                 f"{self.num_layers} layers, {self.num_heads} heads ({self.num_kv_heads} kv), "
                 f"vocab {self.vocab_size}{moe}")
 
@@ -96,7 +97,7 @@ class ModelShape:
 
 
 def shape_from_gguf(path: str | Path) -> ModelShape:
-    """From the metadata of a .gguf file, cached by path, size and mtime (GGUFReader takes seconds on big vocabularies)."""
+    """From a .gguf file's metadata, cached by path, size and mtime (GGUFReader takes seconds on big vocabularies)."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"model_name_or_path: GGUF file '{path}' does not exist — check the path")

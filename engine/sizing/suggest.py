@@ -22,8 +22,14 @@ GPU_METHODS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("qlora", 8, {"finetuning_type": "lora", "bf16": True, "quantization_bit": 8}),
     ("qlora", 4, {"finetuning_type": "lora", "bf16": True, "quantization_bit": 4}),
 )
-CPU_METHODS = tuple((m, 32 if m != "qlora" else b, {k: v for k, v in c.items() if k != "bf16"} | {"use_cpu": True})
-                    for m, b, c in GPU_METHODS if b != 16 or m != "full")
+CPU_METHODS: tuple[tuple[str, int, dict[str, Any]], ...] = (
+    ("full", 32, {"finetuning_type": "full", "use_cpu": True}),
+    ("freeze", 32, {"finetuning_type": "freeze", "use_cpu": True}),
+    ("oft", 32, {"finetuning_type": "oft", "use_cpu": True}),
+    ("lora", 32, {"finetuning_type": "lora", "use_cpu": True}),
+    ("qlora", 8, {"finetuning_type": "lora", "use_cpu": True, "quantization_bit": 8}),
+    ("qlora", 4, {"finetuning_type": "lora", "use_cpu": True, "quantization_bit": 4}),
+)
 
 
 @dataclass
@@ -74,7 +80,6 @@ def budget_of(hardware: HardwareInfo | None, vram_gb: float | None = None, gpus:
     """GPU memory when given or detected; otherwise RAM (unified memory on Apple MPS)."""
     if vram_gb is not None:
         return Budget(float(vram_gb), max(1, gpus or 1), "cuda", "vram")
-    hardware = hardware or detect_hardware()
     if hardware.gpus:
         return Budget(hardware.vram_gb or 0.0, max(1, min(gpus or len(hardware.gpus), len(hardware.gpus))),
                       "cuda", "vram")
@@ -106,7 +111,9 @@ def suggest(model: str | ModelShape, hardware: HardwareInfo | None = None, vram_
             gpus: int | None = None, batch: int = 1, cutoff_len: int = 512) -> Suggestion:
     """Each method's estimated peak for `model` and whether it fits the given or detected memory."""
     shape = model if isinstance(model, ModelShape) else read_model_shape(model)
-    budget = budget_of(hardware if vram_gb is None else None, vram_gb, gpus)
+    if vram_gb is None:
+        hardware = hardware or detect_hardware()
+    budget = budget_of(hardware, vram_gb, gpus)
     methods, params_b = [], 0.0
     for method, bits, keys in CPU_METHODS if budget.device == "cpu" else GPU_METHODS:
         estimate, fits = fewest_gpus(case_config(keys, batch, cutoff_len), shape, budget)
@@ -130,9 +137,11 @@ def _families(config: TrainConfig, device: Device) -> list[list[Option]]:
     batch, accum = config.per_device_train_batch_size, config.gradient_accumulation_steps
     batches = [b for b in (batch // 2**i for i in range(1, 12)) if b >= 1 and accum * batch % b == 0]
     lengths = [n for n in (config.cutoff_len // 2**i for i in range(1, 6)) if n >= 256]
-    methods: list[Option] = [] if config.finetuning_type == "lora" else [("finetuning_type=lora", {"finetuning_type": "lora"})]
+    methods: list[Option] = [] if config.finetuning_type == "lora" else [
+        ("finetuning_type=lora", {"finetuning_type": "lora"})]
     if device == "cuda":
-        methods += [(f"finetuning_type=lora quantization_bit={bits}", {"finetuning_type": "lora", "quantization_bit": bits})
+        methods += [(f"finetuning_type=lora quantization_bit={bits}",
+                     {"finetuning_type": "lora", "quantization_bit": bits})
                     for bits in (8, 4) if not config.quantization_bit or config.quantization_bit > bits]
     families = [
         [(f"per_device_train_batch_size={b} gradient_accumulation_steps={accum * batch // b}",

@@ -45,7 +45,8 @@ def format_env(env: dict) -> str:
     lines += [f"- {name} version: {version}" for name, version in env["packages"].items() if version]
     lines.append(f"- CPU: {hw['cpu_name']} ({hw['cpu_count']} cores)")
     lines.append(f"- RAM: {hw['ram_total_gb']:.1f} GB ({hw['ram_available_gb']:.1f} GB available)")
-    lines.append(f"- Backend: {hw['backend']}" + (f" (GPU facts from {hw['source']})" if hw["source"] != "none" else ""))
+    source = f" (GPU facts from {hw['source']})" if hw["source"] != "none" else ""
+    lines.append(f"- Backend: {hw['backend']}{source}")
     if hw["driver_version"] or hw["cuda_version"]:
         lines.append(f"- NVIDIA driver: {hw['driver_version'] or '?'}, CUDA (driver): {hw['cuda_version'] or '?'}")
     for gpu in hw["gpus"]:

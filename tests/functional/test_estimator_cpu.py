@@ -36,7 +36,8 @@ print(measured_peak_gb())
 BASE = {"num_attention_heads": 8, "num_key_value_heads": 4, "tie_word_embeddings": False}
 CASES = {  # name: (config.json, batch, cutoff_len)
     "tiny": (BASE | {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "vocab_size": 256}, 2, 64),
-    "small": (BASE | {"hidden_size": 512, "intermediate_size": 1376, "num_hidden_layers": 2, "vocab_size": 8000}, 2, 128),
+    "small": (BASE | {"hidden_size": 512, "intermediate_size": 1376, "num_hidden_layers": 2, "vocab_size": 8000},
+              2, 128),
 }
 
 

