@@ -104,7 +104,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     args = training_arguments(config, gradient_checkpointing)
     trainer = LmfTrainer(
         model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
-        data_collator=counting_collator(make_collator(config, tokenizer)), processing_class=tokenizer,
+        data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
+        processing_class=tokenizer,
         lmf_config=config,
     )
     stop = GracefulStop()
