@@ -25,6 +25,10 @@ def _targets(text: str) -> str | list[str]:
 
 def apply_method(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
     """Wrap or unfreeze the model for `finetuning_type`; returns the model to train."""
+    if config.use_unsloth:
+        from .unsloth import unsloth_peft
+
+        return unsloth_peft(model, config)
     if config.quantization_bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     kind = config.finetuning_type

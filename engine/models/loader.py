@@ -130,6 +130,11 @@ def quantization_config(config: TrainConfig):
 def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:
     """The base model (quantized when asked); for inference, with adapter_name_or_path applied."""
     folder = model_folder(config)
+    if config.use_unsloth and for_training:
+        from .unsloth import load_with_unsloth, require_unsloth
+
+        require_unsloth(config)
+        return load_with_unsloth(config, folder, compute_dtype(config))
     kwargs = dict(
         revision=config.model_revision, cache_dir=config.cache_dir, token=config.hf_hub_token,
         trust_remote_code=config.trust_remote_code, dtype=compute_dtype(config),

@@ -5,6 +5,7 @@ Stages pt and sft run here; the run directory is the only thing another process 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -18,6 +19,8 @@ import torch
 from ..config import ConfigError, TrainConfig, check_config, save_config
 from ..events import EVENTS_FILE, EventWriter
 from ..rundir import CONFIG_FILE, RunLock, journal_status, last_checkpoint
+from ..models.precision import resolve_precision
+from .distributed import NullEvents, is_main_process
 from .journal import JournalCallback
 from .signals import GracefulStop
 
@@ -29,10 +32,11 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
     if problems := check_config(config, "train"):
         raise ConfigError(problems)
     run_dir = Path(config.output_dir).resolve()
-    config = config.model_copy(update={"output_dir": str(run_dir)})
-    with RunLock(run_dir):
-        resume = _prepare_run_dir(config, run_dir)
-        events = EventWriter(run_dir)
+    config = resolve_precision(config.model_copy(update={"output_dir": str(run_dir)}))
+    main = is_main_process()
+    with RunLock(run_dir) if main else contextlib.nullcontext():
+        resume = _prepare_run_dir(config, run_dir) if main else str(last_checkpoint(run_dir) or "") or None
+        events = EventWriter(run_dir) if main else NullEvents()
         try:
             return _train(config, run_dir, resume, events, echo)
         except ConfigError as exc:
@@ -43,7 +47,7 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
                         fix="lower per_device_train_batch_size or cutoff_len, or set quantization_bit: 4")
             raise
         except Exception as exc:
-            trace = run_dir / "error.log"
+            trace = run_dir / ("error.log" if main else f"error-rank{os.environ.get('RANK')}.log")
             trace.write_text(traceback.format_exc(), encoding="utf-8")
             events.emit("error", message=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                         traceback_file=str(trace))
@@ -84,12 +88,15 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     from .trainer import LmfTrainer, counting_collator, training_arguments
 
     say = echo or (lambda line: None)
-    save_config(config, run_dir / CONFIG_FILE)
+    if is_main_process():
+        save_config(config, run_dir / CONFIG_FILE)
     t_start = time.time()
     if config.stage not in ("pt", "sft"):
         raise ConfigError(f"stage: {config.stage} is not available in this version — use pt or sft")
     if config.use_unsloth:
-        _require_unsloth()
+        from ..models.unsloth import require_unsloth
+
+        require_unsloth(config)
     say(f"Loading tokenizer and data for {config.model_name_or_path} …")
     tokenizer = load_tokenizer(config)
     data = build_datasets(config, tokenizer)
@@ -154,16 +161,6 @@ def _gradient_checkpointing(config: TrainConfig) -> bool:
     if config.disable_gradient_checkpointing is not None:
         return not config.disable_gradient_checkpointing
     return torch.cuda.is_available() and not config.use_cpu
-
-
-def _require_unsloth() -> None:
-    import importlib.util
-
-    if not torch.cuda.is_available():
-        raise ConfigError("use_unsloth: unsloth runs on CUDA GPUs only — set use_unsloth: false on this machine")
-    if importlib.util.find_spec("unsloth") is None:
-        raise ConfigError("use_unsloth: unsloth is not installed — run `pip install 'lmf-tui[unsloth]'`, "
-                          "or set use_unsloth: false")
 
 
 def _len(dataset: Any) -> int | None:

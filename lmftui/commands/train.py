@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
             print(start_detached(config))
             return 0
+        if (launch := _multi_gpu_launch(config, args)) is not None:
+            os.execvp(launch[0], launch)
         from engine.train import run_training
 
         done = run_training(config, echo=lambda line: print(line, flush=True))
@@ -66,6 +69,17 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the journal holds the details; the user gets one line
         first = str(exc).splitlines()[0] if str(exc) else ""
         return fail(f"{type(exc).__name__}: {first} (details in the run's error.log)", code=1)
+
+
+def _multi_gpu_launch(config: TrainConfig, args: argparse.Namespace) -> list[str] | None:
+    """torchrun with one process per visible GPU, when there are several and no launcher started us."""
+    from engine.hardware import detect_hardware
+    from engine.train.distributed import torchrun_command, under_launcher
+
+    if under_launcher() or config.use_cpu or os.environ.get("LMF_TUI_SINGLE_PROCESS"):
+        return None
+    gpus = len(detect_hardware().gpus)
+    return torchrun_command(["train", args.config, *args.overrides], gpus) if gpus > 1 else None
 
 
 def _print_keys() -> int:

@@ -121,3 +121,20 @@ ddp_timeout: 180000000
 
     done = run_training(load_config(path))
     assert done["status"] == "done" and done["step"] == 4
+
+
+def test_use_unsloth_without_cuda_is_a_one_line_error(tiny_model_dir, tiny_data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="use_unsloth: unsloth runs on CUDA GPUs only"):
+        run_training(tiny_config(tiny_model_dir, tiny_data_dir, tmp_path / "u", use_unsloth=True))
+    assert read_events(tmp_path / "u")[-1]["type"] == "error"
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_qlora_trains_on_the_cpu_backend(tiny_model_dir, tiny_data_dir, tmp_path, bits):
+    pytest.importorskip("bitsandbytes")
+    out = tmp_path / f"q{bits}"
+    done = run_training(tiny_config(tiny_model_dir, tiny_data_dir, out, quantization_bit=bits, max_steps=4,
+                                    learning_rate=1e-3))
+    assert done["status"] == "done"
+    assert all(x == x for x in losses(out))
+    assert (out / "adapter_model.safetensors").exists()
