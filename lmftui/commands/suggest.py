@@ -39,8 +39,9 @@ def render(result: Suggestion) -> None:
                       f"{ref['min_vram_gb']} GB ({ref['hardware']})" if ref else "")
     console = Console()
     console.print(table)
-    if note := hw.get("note"):
-        console.print(note)
+    for line in (hw.get("summary"), hw.get("note")):
+        if line:
+            console.print(line)
     best = result.best()
     console.print(f"best fit: {best.method} {best.bits}-bit" if best else "nothing fits: try --gpus or a smaller model")
 

@@ -55,7 +55,12 @@ def test_suggest_without_gpu_compares_against_ram():
                          env={"PATH": "/nonexistent", "HF_HUB_OFFLINE": "1"})
     data = json.loads(out.stdout)
     assert data["hardware"]["compared_to"] == "ram" and "RAM" in data["hardware"]["note"]
+    assert data["hardware"]["summary"].startswith("CPU only:")
     assert all(m["bits"] in (4, 8, 32) for m in data["methods"])
+    code = code.replace("'--json'", "'--batch', '2'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={"PATH": "/nonexistent", "HF_HUB_OFFLINE": "1", "COLUMNS": "120"})
+    assert "CPU only:" in out.stdout and "compared against the available RAM" in out.stdout
 
 
 @pytest.mark.parametrize("argv, message", [
