@@ -1,6 +1,7 @@
 """One training run, top to bottom: lock the run dir, load data and model, train, save, journal.
 
-Stages pt and sft run here; the run directory is the only thing another process needs to follow it.
+Every stage runs here; engine.stages supplies its data and Trainer. The run directory is the only thing
+another process needs to follow it.
 """
 
 from __future__ import annotations
@@ -79,42 +80,35 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
 
 def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter,
            echo: Echo | None) -> dict[str, Any]:
-    from ..data import build_datasets, make_collator
-    from ..models import apply_method, count_parameters, load_model, load_tokenizer
+    from ..models import count_parameters, load_tokenizer
     from ..models.loader import attn_implementation, compute_dtype
+    from ..stages import stage_module
     from transformers import PrinterCallback, set_seed
 
     from .memory import peak_memory_gb
-    from .trainer import LmfTrainer, counting_collator, training_arguments
+    from .trainer import training_arguments
 
     say = echo or (lambda line: None)
     if is_main_process():
         save_config(config, run_dir / CONFIG_FILE)
     t_start = time.time()
-    if config.stage not in ("pt", "sft"):
-        raise ConfigError(f"stage: {config.stage} is not available in this version — use pt or sft")
+    stage = stage_module(config.stage)
     if config.use_unsloth:
         from ..models.unsloth import require_unsloth
 
         require_unsloth(config)
     say(f"Loading tokenizer and data for {config.model_name_or_path} …")
     tokenizer = load_tokenizer(config)
-    data = build_datasets(config, tokenizer)
+    data = stage.load_data(config, tokenizer)
     for warning in data.report.warnings():
         events.emit("warning", message=warning)
         say(f"warning: {warning}")
     say("Loading model …")
     set_seed(config.seed)  # adapter initialisation is part of what the seed fixes
-    model = apply_method(load_model(config, for_training=True), config)
-    trainable, total = count_parameters(model)
     gradient_checkpointing = _gradient_checkpointing(config)
     args = training_arguments(config, gradient_checkpointing)
-    trainer = LmfTrainer(
-        model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
-        data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
-        processing_class=tokenizer,
-        lmf_config=config,
-    )
+    trainer = stage.build_trainer(config, tokenizer, data, args)
+    trainable, total = count_parameters(trainer.model)
     stop = GracefulStop()
     trainer.remove_callback(PrinterCallback)  # the journal callback prints its own progress lines
     trainer.add_callback(JournalCallback(events, run_dir, stop, peak_memory_gb, echo))
@@ -142,8 +136,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     metrics = dict(result.metrics)
     runtime = max(metrics.get("train_runtime", time.time() - t_start), 1e-9)
     tokens = trainer.state.num_input_tokens_seen
+    padded = getattr(trainer, "padded_tokens", 0)  # counted by the pt/sft trainer only
     metrics.update(num_real_tokens=tokens, real_tokens_per_s=round(tokens / runtime, 2) if not resume else None,
-                   padding_share=round(1 - tokens / trainer.padded_tokens, 4) if trainer.padded_tokens else None,
+                   padding_share=round(1 - tokens / padded, 4) if padded else None,
                    peak_memory_gb=round(peak_memory_gb(), 3))
     trainer.save_metrics("train", {k: v for k, v in metrics.items() if v is not None})
     if config.do_eval and data.eval is not None:

@@ -1,0 +1,28 @@
+"""stage: pt and sft — transformers' Trainer (LmfTrainer) on packed or chat examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import Trainer, TrainingArguments
+
+from ..config import TrainConfig
+from ..data import DataBundle, build_datasets, make_collator
+from ..models import apply_method, load_model
+from ..models.loader import attn_implementation
+from ..train.trainer import LmfTrainer, counting_collator
+
+
+def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
+    """Tokenized (and for pt, packed) examples."""
+    return build_datasets(config, tokenizer)
+
+
+def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: TrainingArguments) -> Trainer:
+    """LmfTrainer on the method-wrapped model, counting real tokens."""
+    model = apply_method(load_model(config, for_training=True), config)
+    return LmfTrainer(
+        model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
+        data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
+        processing_class=tokenizer, lmf_config=config,
+    )
