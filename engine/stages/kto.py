@@ -1,0 +1,48 @@
+"""stage: kto — TRL's KTOTrainer on single answers tagged desirable or not (kto_tag), weighted by
+kto_chosen_weight / kto_rejected_weight; the reference is the frozen base as for dpo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import Trainer, TrainingArguments
+from trl import KTOConfig, KTOTrainer
+
+from ..config import TrainConfig
+from ..data import DataBundle
+from ..models import apply_method, load_model
+from .common import load_data as load_tagged
+from .common import reference_model, trl_args
+
+
+def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
+    """Tagged answers, shuffled once by the seed: KTO reads them in order (its KL term pairs neighbours)."""
+    data = load_tagged(config, tokenizer)
+    data.train = data.train.shuffle(seed=config.seed).flatten_indices()
+    return data
+
+
+class PretokenizedKTOTrainer(KTOTrainer):
+    """KTOTrainer on rows already holding prompt_ids/completion_ids/label."""
+
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        if "prompt_ids" not in dataset.column_names:
+            return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+        if not self.calculate_KL:
+            return dataset
+
+        def mismatched(batch: dict) -> dict:  # each prompt with its batch neighbour's answer, as TRL does
+            batch["KL_completion_ids"] = batch["completion_ids"][-1:] + batch["completion_ids"][:-1]
+            return batch
+
+        return dataset.map(mismatched, batched=True, batch_size=args.per_device_train_batch_size)
+
+
+def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: TrainingArguments) -> Trainer:
+    """KTOTrainer with the policy and (for non-LoRA training, or ref_model) a frozen reference."""
+    model = apply_method(load_model(config, for_training=True), config)
+    kto_args = trl_args(KTOConfig, args, max_length=config.cutoff_len, beta=config.pref_beta, disable_dropout=True,
+                        desirable_weight=config.kto_chosen_weight, undesirable_weight=config.kto_rejected_weight,
+                        train_sampling_strategy="sequential")
+    return PretokenizedKTOTrainer(model=model, ref_model=reference_model(config), args=kto_args,
+                                  train_dataset=data.train, eval_dataset=data.eval, processing_class=tokenizer)

@@ -1,0 +1,126 @@
+"""stage: dpo on a tiny Llama and a separable preference set: every pref_loss trains, the reference stays put."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from engine.config import ConfigError, load_config, parse_config
+from engine.events import read_events
+from engine.train import run_training
+from tests.stage_data import write_stage_data
+
+
+@pytest.fixture(scope="module")
+def stage_data(tmp_path_factory) -> Path:
+    return write_stage_data(tmp_path_factory.mktemp("stage-data"))
+
+
+def dpo_config(model_dir: Path, data_dir: Path, out: Path, **over):
+    raw = dict(model_name_or_path=str(model_dir), dataset="tiny_pairs", dataset_dir=str(data_dir),
+               output_dir=str(out), stage="dpo", finetuning_type="lora", lora_rank=8, lora_target="all",
+               cutoff_len=64, per_device_train_batch_size=8, learning_rate=5e-3, max_steps=16, logging_steps=1,
+               save_steps=1000, report_to="none", seed=1)
+    raw.update(over)
+    return parse_config(raw, "train")
+
+
+def steps(run_dir: Path) -> list[dict]:
+    return [e for e in read_events(run_dir) if e["type"] == "step"]
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_dpo_separates_pairs_and_reference_is_frozen(tiny_model_dir, stage_data, tmp_path, method):
+    out = tmp_path / "dpo"
+    beta = 0.1
+    done = run_training(dpo_config(tiny_model_dir, stage_data, out, finetuning_type=method, pref_beta=beta,
+                                   learning_rate=5e-3 if method == "lora" else 1e-3))
+    assert done["status"] == "done"
+    log = steps(out)
+    for key in ("loss", "rewards/margins", "rewards/chosen", "rewards/rejected", "rewards/accuracies"):
+        assert key in log[0], key
+    assert log[-1]["rewards/accuracies"] > 0.9
+    margin = [e["logps/chosen"] - e["logps/rejected"] for e in log]
+    assert margin[-1] > margin[0] + 1.0, margin
+    # one batch holds all 8 pairs, so the reference log-probs (policy - reward/beta) must not move
+    ref = [e["logps/chosen"] - e["rewards/chosen"] / beta for e in log]
+    assert max(ref) - min(ref) < 1e-2 * abs(ref[0]), ref
+    assert log[-1]["loss"] < log[0]["loss"]
+
+
+@pytest.mark.parametrize("loss", ["sigmoid", "ipo", "hinge", "orpo", "simpo"])
+def test_each_preference_loss_falls(tiny_model_dir, stage_data, tmp_path, loss):
+    out = tmp_path / loss
+    run_training(dpo_config(tiny_model_dir, stage_data, out, pref_loss=loss, max_steps=8,
+                            dataset="tiny_pairs_chat"))
+    curve = [e["loss"] for e in steps(out)]
+    assert all(math.isfinite(x) for x in curve)
+    assert curve[-1] < curve[0], curve
+
+
+def test_sft_term_and_label_smoothing_train(tiny_model_dir, stage_data, tmp_path):
+    out = tmp_path / "ftx"
+    run_training(dpo_config(tiny_model_dir, stage_data, out, pref_ftx=0.5, dpo_label_smoothing=0.1, max_steps=4))
+    curve = [e["loss"] for e in steps(out)]
+    assert all(math.isfinite(x) for x in curve) and curve[-1] < curve[0]
+
+
+@pytest.mark.parametrize("loss,method,has_ref", [
+    ("orpo", "full", False), ("simpo", "full", False), ("sigmoid", "lora", False), ("sigmoid", "full", True),
+])
+def test_reference_model_held_only_when_needed(tiny_model_dir, stage_data, tmp_path, loss, method, has_ref):
+    from engine.models import load_tokenizer
+    from engine.stages import stage_module
+    from engine.train.trainer import training_arguments
+
+    config = dpo_config(tiny_model_dir, stage_data, tmp_path / "x", pref_loss=loss, finetuning_type=method)
+    tokenizer = load_tokenizer(config)
+    stage = stage_module("dpo")
+    trainer = stage.build_trainer(config, tokenizer, stage.load_data(config, tokenizer),
+                                  training_arguments(config, False))
+    assert (getattr(trainer, "ref_model", None) is not None) == has_ref
+
+
+def test_dpo_on_sft_data_is_refused_before_loading(tiny_model_dir, stage_data, tmp_path):
+    with pytest.raises(ConfigError, match="ranking"):
+        run_training(dpo_config(tiny_model_dir, stage_data, tmp_path / "bad", dataset="tiny_prompts"))
+
+
+def test_llamafactory_dpo_and_kto_yaml(tiny_model_dir, shared_demo, tmp_path):
+    for stage, dataset in (("dpo", "dpo_en_demo"), ("kto", "kto_en_demo")):
+        path = tmp_path / f"{stage}.yaml"
+        path.write_text(f"""\
+model_name_or_path: {tiny_model_dir}
+trust_remote_code: true
+stage: {stage}
+do_train: true
+finetuning_type: lora
+lora_rank: 8
+lora_target: all
+pref_beta: 0.1
+pref_loss: sigmoid
+dataset: {dataset}
+dataset_dir: {shared_demo}
+template: chatml
+cutoff_len: 128
+max_samples: 8
+overwrite_cache: true
+output_dir: {tmp_path / stage}
+logging_steps: 1
+save_steps: 500
+plot_loss: true
+overwrite_output_dir: true
+report_to: none
+per_device_train_batch_size: 2
+gradient_accumulation_steps: 2
+learning_rate: 5.0e-6
+num_train_epochs: 1.0
+lr_scheduler_type: cosine
+warmup_ratio: 0.1
+bf16: false
+ddp_timeout: 180000000
+""")
+        done = run_training(load_config(path))
+        assert done["status"] == "done" and done["step"] == 2, stage
