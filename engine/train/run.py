@@ -85,7 +85,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     from ..stages import stage_module
     from transformers import PrinterCallback, set_seed
 
-    from .memory import peak_memory_gb
+    from ..sizing import measured_peak_gb as peak_memory_gb
     from .trainer import training_arguments
 
     say = echo or (lambda line: None)
@@ -177,11 +177,13 @@ def _planned_steps(config: TrainConfig, dataset: Any) -> int | None:
 
 
 def _estimate_gb(config: TrainConfig) -> float | None:
-    """The sizing estimator's peak for this config, when it can read the model's shape."""
+    """The sizing estimator's peak for this config on this device, when it can read the model's shape."""
     try:
         from ..sizing import estimate_memory, read_model_shape
 
         shape = read_model_shape(config.model_name_or_path, config.gguf_file)
-        return round(estimate_memory(config, shape).peak_gb, 3)
+        on_gpu = torch.cuda.is_available() and not config.use_cpu
+        gpus = int(os.environ.get("WORLD_SIZE", "1")) if config.deepspeed else 1
+        return round(estimate_memory(config, shape, gpus=gpus, device="cuda" if on_gpu else "cpu").peak_gb, 3)
     except Exception:  # the estimate is advisory; a run never fails for it
         return None
