@@ -37,3 +37,41 @@ def write_stage_data(path: Path) -> Path:
     }
     (path / "dataset_info.json").write_text(json.dumps(info, indent=2))
     return path
+
+
+def stop_then_resume(config, at_step: int) -> tuple[dict, dict]:
+    """Run, send ourselves SIGTERM once step `at_step` is journaled (a graceful stop), then run again."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from engine.events import read_events
+    from engine.train import run_training
+
+    out = Path(config.output_dir)
+
+    def stop_when_there() -> None:
+        while not any(e["type"] == "step" and e["step"] >= at_step for e in _events(out, read_events)):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_when_there, daemon=True).start()
+    first = run_training(config)
+    return first, run_training(config)
+
+
+def _events(out: Path, read_events) -> list[dict]:
+    return read_events(out) if (out / "events.jsonl").exists() else []
+
+
+def assert_resumed(out: Path, first: dict, second: dict) -> None:
+    """The first run stopped at a checkpoint; the second started from it and finished."""
+    from engine.events import read_events
+
+    assert first["status"] == "stopped" and (out / f"checkpoint-{first['step']}").is_dir()
+    starts = [e for e in read_events(out) if e["type"] == "start"]
+    assert len(starts) == 2 and starts[1]["plan"]["resume_from"].endswith(f"checkpoint-{first['step']}")
+    later = [e for e in read_events(out)[read_events(out).index(starts[1]):] if e["type"] == "step"]
+    assert later[0]["step"] == first["step"] + 1
+    assert second["status"] == "done" and second["step"] == second["max_steps"]

@@ -1,0 +1,52 @@
+"""stage: rm — pair accuracy rises on a separable set; the saved reward model reloads and scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.config import parse_config
+from engine.events import read_events
+from engine.train import run_training
+from tests.stage_data import BAD, write_stage_data
+
+
+@pytest.fixture(scope="module")
+def stage_data(tmp_path_factory) -> Path:
+    return write_stage_data(tmp_path_factory.mktemp("stage-data"))
+
+
+def rm_config(model_dir: Path, data_dir: Path, out: Path, **over):
+    raw = dict(model_name_or_path=str(model_dir), dataset="tiny_pairs", dataset_dir=str(data_dir),
+               output_dir=str(out), stage="rm", finetuning_type="lora", lora_rank=8, lora_target="all",
+               cutoff_len=64, per_device_train_batch_size=8, learning_rate=5e-3, max_steps=12, logging_steps=1,
+               save_steps=1000, report_to="none", seed=1)
+    raw.update(over)
+    return parse_config(raw, "train")
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_reward_model_learns_pairs_and_reloads(tiny_model_dir, stage_data, tmp_path, method):
+    from engine.data import get_template
+    from engine.models import load_tokenizer
+    from engine.stages.rm import load_reward_model, score_texts
+
+    out = tmp_path / "rm"
+    config = rm_config(tiny_model_dir, stage_data, out, finetuning_type=method,
+                       learning_rate=5e-3 if method == "lora" else 5e-4)
+    done = run_training(config)
+    assert done["status"] == "done"
+    log = [e for e in read_events(out) if e["type"] == "step"]
+    assert {"accuracy", "margin"} <= set(log[0])
+    assert log[-1]["accuracy"] == 1.0 and log[-1]["margin"] > log[0]["margin"]
+    assert log[-1]["loss"] < 0.5 * log[0]["loss"]
+
+    reader = config.model_copy(update={"stage": "ppo", "reward_model": str(out),
+                                       "reward_model_type": "lora" if method == "lora" else "full"})
+    model, tokenizer = load_reward_model(reader), load_tokenizer(reader)
+    template = get_template(reader, tokenizer)
+    good, bad = score_texts(model, tokenizer, [
+        template.render([{"role": "user", "content": "What is your name?"}, {"role": "assistant", "content": a}])
+        for a in ("My name is Lumen.", BAD)])
+    assert good > bad + 1.0, (good, bad)
