@@ -172,6 +172,23 @@ def _status_from_last(last_type: str | None) -> Status:
     return "new" if last_type is None else "stopped"
 
 
+def register_run(run_dir: str | os.PathLike) -> None:
+    """Make a run started outside the runs folder (e.g. `lmf-tui train x.yaml`) visible in it, by a link."""
+    path = Path(run_dir).resolve()
+    root = runs_root()
+    if root.resolve() in path.parents:
+        return
+    import hashlib
+
+    link = root / f"{path.name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(path, target_is_directory=True)
+    except OSError:
+        pass  # listing it is a convenience, never a reason to fail a run
+
+
 def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
     """Every run folder (one holding events.jsonl) under the runs root, newest first."""
     base = Path(root) if root else runs_root()

@@ -19,7 +19,7 @@ import torch
 
 from ..config import ConfigError, TrainConfig, check_config, save_config
 from ..events import EVENTS_FILE, EventWriter
-from ..rundir import CONFIG_FILE, RunLock, journal_status, last_checkpoint
+from ..rundir import CONFIG_FILE, RunLock, journal_status, last_checkpoint, register_run
 from ..models.precision import resolve_precision
 from .distributed import NullEvents, is_main_process
 from .journal import JournalCallback
@@ -37,6 +37,8 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
     main = is_main_process()
     with RunLock(run_dir) if main else contextlib.nullcontext():
         resume = _prepare_run_dir(config, run_dir) if main else str(last_checkpoint(run_dir) or "") or None
+        if main:
+            register_run(run_dir)
         events = EventWriter(run_dir) if main else NullEvents()
         try:
             return _train(config, run_dir, resume, events, echo)

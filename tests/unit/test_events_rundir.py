@@ -70,3 +70,15 @@ def test_last_checkpoint_skips_incomplete(tmp_path):
     (tmp_path / "checkpoint-10").mkdir()  # killed while saving: no trainer_state.json
     assert last_checkpoint(tmp_path).name == "checkpoint-5"
     assert read_events(tmp_path) == []
+
+
+def test_runs_outside_the_runs_folder_are_listed_by_link(tmp_path, monkeypatch):
+    from engine.rundir import register_run
+
+    monkeypatch.setenv("LMF_TUI_RUNS", str(tmp_path / "runs"))
+    elsewhere = tmp_path / "saves" / "demo"
+    EventWriter(elsewhere).emit("start", stage="sft", model="m")
+    register_run(elsewhere)
+    register_run(elsewhere)  # idempotent
+    runs = list_runs()
+    assert len(runs) == 1 and runs[0].path.resolve() == elsewhere.resolve()
