@@ -222,6 +222,78 @@ def _lora_reward_model_needs_lora(c: TrainConfig) -> Problem | None:
 
 
 @rule
+def _kto_pair_is_a_stage(c: TrainConfig) -> Problem | None:
+    if c.stage == "dpo" and c.pref_loss == "kto_pair":
+        return Problem(("pref_loss", "stage"), "kto_pair is no longer a DPO loss (TRL dropped it)",
+                       "use stage: kto on data with a kto_tag column, or pref_loss: sigmoid")
+
+
+@rule
+def _label_smoothing_below_half(c: TrainConfig) -> Problem | None:
+    if c.dpo_label_smoothing >= 0.5:
+        return Problem(("dpo_label_smoothing",), "must be below 0.5 (at 0.5 the labels carry no preference)",
+                       "use e.g. dpo_label_smoothing: 0.1")
+
+
+@rule
+def _kto_needs_batches(c: TrainConfig) -> Problem | None:
+    if c.stage == "kto" and c.per_device_train_batch_size < 2:
+        return Problem(("stage", "per_device_train_batch_size"), "KTO estimates its KL term from the other rows "
+                       "of a batch", "set per_device_train_batch_size: 2 or more")
+
+
+@rule
+def _ppo_one_rollout_per_step(c: TrainConfig) -> Problem | None:
+    if c.stage == "ppo" and c.gradient_accumulation_steps > 1:
+        return Problem(("stage", "gradient_accumulation_steps"), "a PPO step is one rollout batch",
+                       "set gradient_accumulation_steps: 1 and raise per_device_train_batch_size instead")
+    if c.stage == "ppo" and c.per_device_train_batch_size % c.ppo_buffer_size:
+        return Problem(("ppo_buffer_size", "per_device_train_batch_size"),
+                       f"the rollout batch of {c.per_device_train_batch_size} does not split into "
+                       f"{c.ppo_buffer_size} mini-batches", "make per_device_train_batch_size a multiple of it")
+
+
+@rule
+def _online_rl_no_eval(c: TrainConfig) -> Problem | None:
+    if c.stage == "ppo" and (c.eval_strategy != "no" or c.do_eval):
+        return Problem(("stage", "eval_strategy", "do_eval"), "PPO has no evaluation loop",
+                       "set eval_strategy: no and do_eval: false")
+
+
+@rule
+def _grpo_groups_fit_batch(c: TrainConfig) -> Problem | None:
+    if c.stage != "grpo":
+        return None
+    batch = c.per_device_train_batch_size * c.gradient_accumulation_steps
+    if batch % c.num_generations:
+        return Problem(("num_generations", "per_device_train_batch_size", "gradient_accumulation_steps"),
+                       f"a batch of {batch} answers does not hold whole groups of {c.num_generations}",
+                       "make per_device_train_batch_size x gradient_accumulation_steps a multiple of num_generations")
+    if c.temperature == 0:
+        return Problem(("temperature", "stage"), "GRPO compares sampled answers; greedy decoding gives one",
+                       "set temperature above 0 (e.g. 1.0)")
+
+
+@rule
+def _reward_funcs_form(c: TrainConfig) -> Problem | None:
+    if c.reward_funcs and c.stage != "grpo":
+        return Problem(("reward_funcs", "stage"), "Python reward functions are used by GRPO only",
+                       "set stage: grpo, or remove reward_funcs")
+    specs = [s.strip() for s in (c.reward_funcs or "").split(",") if s.strip()]
+    bad = [s for s in specs if not all(s.rpartition(":")[::2])]
+    if bad:
+        return Problem(("reward_funcs",), f"'{bad[0]}' is not module:function",
+                       "write e.g. reward_funcs: my_rewards:length_penalty (or path/to/file.py:fn)")
+
+
+@rule
+def _reward_model_type_supported(c: TrainConfig) -> Problem | None:
+    if c.stage in ("ppo", "grpo") and c.reward_model and c.reward_model_type == "api":
+        return Problem(("reward_model_type",), "API reward models are not supported",
+                       "use reward_model_type: lora or full, or reward_funcs for GRPO")
+
+
+@rule
 def _gptq_export(c: TrainConfig) -> Problem | None:
     if c.export_quantization_bit:
         return Problem(("export_quantization_bit",), "GPTQ export is not supported",

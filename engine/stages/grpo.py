@@ -56,7 +56,7 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
         rewards.append(load_reward_model(config))
         processors.append(tokenizer)
     grpo_args = trl_args(GRPOConfig, args, num_generations=config.num_generations,
-                         max_completion_length=config.max_new_tokens, temperature=config.temperature or 1.0,
+                         max_completion_length=config.max_new_tokens, temperature=config.temperature,
                          top_p=config.top_p, top_k=config.top_k, disable_dropout=True, shuffle_dataset=True)
     return GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_args, train_dataset=data.train,
                        eval_dataset=data.eval, processing_class=tokenizer, reward_processing_classes=processors)

@@ -93,6 +93,8 @@ def _trainable_scorer(model: PreTrainedModel, config: TrainConfig) -> PreTrained
 def load_reward_model(config: TrainConfig) -> PreTrainedModel:
     """The reward model of `config.reward_model`: a full model folder, or a LoRA adapter on the base."""
     path = config.reward_model or ""
+    if not Path(path).is_dir():
+        raise ConfigError(f"reward_model: no folder at {path} — point it at the output_dir of a stage: rm run")
     if config.reward_model_type == "lora" or (Path(path) / "adapter_config.json").exists():
         from peft import PeftModel
 

@@ -124,3 +124,23 @@ ddp_timeout: 180000000
 """)
         done = run_training(load_config(path))
         assert done["status"] == "done" and done["step"] == 2, stage
+
+
+@pytest.mark.parametrize("stage,dataset,words", [
+    ("dpo", "tiny_prompts", "ranking"), ("rm", "tiny_kto", "ranking"), ("kto", "tiny_pairs", "kto_tag"),
+    ("kto", "tiny_prompts", "kto_tag"),
+])
+def test_dry_run_reports_data_that_cannot_train_the_stage(tiny_model_dir, stage_data, tmp_path, stage, dataset, words):
+    import subprocess
+    import sys
+
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(dict(model_name_or_path=str(tiny_model_dir), stage=stage, dataset=dataset,
+                                        dataset_dir=str(stage_data), output_dir=str(tmp_path / "o"))))
+    proc = subprocess.run([sys.executable, "-m", "lmftui.cli", "train", str(path), "--dry-run"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and dataset in lines[0], proc.stderr
