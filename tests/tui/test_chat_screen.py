@@ -1,0 +1,97 @@
+"""ChatScreen with a real tiny model behind `lmf-tui chat --jsonl`: type, stream, regenerate, side by side."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.app import App
+from textual.widgets import Input
+
+from lmftui.screens.chat import ChatPane, ChatScreen, base_model_args
+from tests.functional.test_export_support import build_adapter, build_stopping_model
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(600)]
+PROMPT = "Hello there!"
+
+
+@pytest.fixture(scope="module")
+def stopper(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chat-screen")
+    model, answer = build_stopping_model(root / "model", PROMPT)
+    return model, answer, build_adapter(model, root / "lora")
+
+
+class Host(App):
+    def __init__(self, screen):
+        super().__init__()
+        self._screen = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._screen)
+
+
+async def _until(pilot, condition, timeout=240.0):
+    for _ in range(int(timeout * 10)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out waiting for the chat screen")
+
+
+def test_every_binding_has_an_id_and_tooltip():
+    assert all(b.id and b.id.startswith("chat.") and b.tooltip for b in ChatScreen.BINDINGS)
+    assert base_model_args(["cfg.yaml", "template=chatml"])[-1] == "adapter_name_or_path=null"
+
+
+async def test_type_a_prompt_and_see_the_streamed_answer(stopper):
+    model, answer, _ = stopper
+    screen = ChatScreen([str(model), "template=chatml"], temperature=0, max_new_tokens=40)
+    app = Host(screen)
+    async with app.run_test(size=(120, 36)) as pilot:
+        prompt = screen.query_one("#chat-prompt", Input)
+        await _until(pilot, lambda: not prompt.disabled)
+        main = screen.query_one("#pane-main", ChatPane)
+        assert "transformers" in str(main.query_one("Label").render())
+        prompt.focus()
+        await pilot.press(*PROMPT, "enter")
+        await _until(pilot, lambda: not prompt.disabled)
+        assert main.history == [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": answer}]
+        shown = [str(w.render()) for w in main.query(".msg-assistant")]
+        assert shown == [answer]
+        await pilot.press("ctrl+r")
+        await _until(pilot, lambda: not prompt.disabled and not main.busy)
+        assert [m["role"] for m in main.history] == ["user", "assistant"] and len(main.query(".msg-assistant")) == 1
+        await pilot.press("ctrl+l")
+        assert main.history == [] and not main.query(".msg")
+        screen.query_one("#chat-temperature", Input).value = "1.0"
+        screen.query_one("#chat-max", Input).value = "100000"
+        prompt.focus()
+        await pilot.press(*"Tell me a long story", "enter")
+        await _until(pilot, lambda: len(main._text) > 20)
+        assert prompt.disabled and main.busy, "the prompt is locked while answering"
+        await pilot.press("escape")
+        await _until(pilot, lambda: not prompt.disabled)
+        assert str(main.query(".msg-assistant").last().render()).endswith("[stopped]")
+        process = main.process
+    await asyncio.sleep(0.5)
+    assert process is not None and not process.alive, "leaving the app ends the chat process"
+
+
+async def test_side_by_side_sends_the_prompt_to_both_models(stopper):
+    model, answer, lora = stopper
+    screen = ChatScreen([str(lora), "template=chatml"], temperature=0, max_new_tokens=12)
+    app = Host(screen)
+    async with app.run_test(size=(140, 36)) as pilot:
+        prompt = screen.query_one("#chat-prompt", Input)
+        await _until(pilot, lambda: not prompt.disabled)
+        await pilot.press("ctrl+b")
+        base = screen.query_one("#pane-base", ChatPane)
+        assert base.display and prompt.disabled
+        await _until(pilot, lambda: not prompt.disabled)
+        prompt.focus()
+        await pilot.press(*PROMPT, "enter")
+        await _until(pilot, lambda: not prompt.disabled)
+        main = screen.query_one("#pane-main", ChatPane)
+        assert base.history[-1] == {"role": "assistant", "content": answer}, "the base model answers as before"
+        assert main.history[-1]["role"] == "assistant" and main.history[0] == base.history[0]
