@@ -11,7 +11,8 @@ BAD = "I do not know, sorry."
 
 
 def write_stage_data(path: Path) -> Path:
-    """tiny_pairs (alpaca ranking), tiny_pairs_chat (sharegpt ranking), tiny_kto (tagged), tiny_prompts (sft)."""
+    """tiny_pairs (alpaca ranking; tiny_pairs_dirty with two unusable rows), tiny_pairs_chat (sharegpt ranking),
+    tiny_kto (tagged), tiny_prompts (sft)."""
     path.mkdir(parents=True, exist_ok=True)
     pairs = [{"instruction": q, "input": "", "chosen": a, "rejected": BAD} for q, a in IDENTITY]
     (path / "pairs.json").write_text(json.dumps(pairs))
@@ -21,12 +22,18 @@ def write_stage_data(path: Path) -> Path:
     kto = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": answer}], "label": good}
            for q, a in IDENTITY for answer, good in ((a, True), (BAD, False))]
     (path / "kto.json").write_text(json.dumps(kto))
+    dirty = pairs[:4] + [{"instruction": "Same?", "input": "", "chosen": "Yes.", "rejected": "Yes."},
+                         {"instruction": "Missing?", "input": "", "chosen": "Here."}]
+    (path / "pairs_dirty.json").write_text(json.dumps(dirty))
     prompts = [{"instruction": q, "input": "", "output": a} for q, a in IDENTITY]
     (path / "prompts.json").write_text(json.dumps(prompts))
     info = {
         "tiny_pairs": {"file_name": "pairs.json", "ranking": True,
                        "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen",
                                    "rejected": "rejected"}},
+        "tiny_pairs_dirty": {"file_name": "pairs_dirty.json", "ranking": True,
+                             "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen",
+                                         "rejected": "rejected"}},
         "tiny_pairs_chat": {"file_name": "pairs_chat.json", "formatting": "sharegpt", "ranking": True,
                             "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}},
         "tiny_kto": {"file_name": "kto.json", "formatting": "sharegpt",

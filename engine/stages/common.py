@@ -11,6 +11,7 @@ from ..config import TrainConfig
 from ..data import DataBundle
 
 Args = TypeVar("Args", bound=TrainingArguments)
+COUNT_TOKENS = "non_padding"  # the Trainer counts attention-mask tokens into num_input_tokens_seen
 
 
 def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:

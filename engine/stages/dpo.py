@@ -16,7 +16,7 @@ from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 from ..config import TrainConfig
 from ..data import DataBundle
 from ..models import apply_method, load_model
-from .common import load_data, reference_model, trl_args
+from .common import COUNT_TOKENS, load_data, reference_model, trl_args
 
 __all__ = ["load_data", "build_trainer"]
 
@@ -81,6 +81,6 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
                                       eval_dataset=data.eval, processing_class=tokenizer)
     loss_type, loss_weights = dpo_loss_types(config)
     dpo_args = trl_args(DPOConfig, args, **common, loss_type=loss_type, loss_weights=loss_weights,
-                        label_smoothing=config.dpo_label_smoothing)
+                        label_smoothing=config.dpo_label_smoothing, include_num_input_tokens_seen=COUNT_TOKENS)
     return PretokenizedDPOTrainer(model=model, ref_model=reference_model(config), args=dpo_args,
                                   train_dataset=data.train, eval_dataset=data.eval, processing_class=tokenizer)

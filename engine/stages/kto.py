@@ -12,7 +12,7 @@ from ..config import TrainConfig
 from ..data import DataBundle
 from ..models import apply_method, load_model
 from .common import load_data as load_tagged
-from .common import reference_model, trl_args
+from .common import COUNT_TOKENS, reference_model, trl_args
 
 
 def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
@@ -43,6 +43,6 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
     model = apply_method(load_model(config, for_training=True), config)
     kto_args = trl_args(KTOConfig, args, max_length=config.cutoff_len, beta=config.pref_beta, disable_dropout=True,
                         desirable_weight=config.kto_chosen_weight, undesirable_weight=config.kto_rejected_weight,
-                        train_sampling_strategy="sequential")
+                        train_sampling_strategy="sequential", include_num_input_tokens_seen=COUNT_TOKENS)
     return PretokenizedKTOTrainer(model=model, ref_model=reference_model(config), args=kto_args,
                                   train_dataset=data.train, eval_dataset=data.eval, processing_class=tokenizer)

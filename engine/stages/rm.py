@@ -18,8 +18,8 @@ from ..config import ConfigError, TrainConfig
 from ..data import DataBundle
 from ..models import apply_method
 from ..models.loader import attn_implementation, compute_dtype, model_folder, quantization_config
+from .common import COUNT_TOKENS, trl_args
 from .common import load_data as load_pairs
-from .common import trl_args
 
 SCORE_HEAD = "score"  # the head AutoModelForSequenceClassification gives Llama, Qwen, Gemma, Mistral, Phi
 
@@ -65,7 +65,8 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
     model = load_score_model(config)
     model.config.pad_token_id = tokenizer.pad_token_id
     model = _trainable_scorer(model, config)
-    rm_args = trl_args(RewardConfig, args, max_length=config.cutoff_len, disable_dropout=True)
+    rm_args = trl_args(RewardConfig, args, max_length=config.cutoff_len, disable_dropout=True,
+                       include_num_input_tokens_seen=COUNT_TOKENS)
     return RewardTrainer(model=model, args=rm_args, train_dataset=data.train, eval_dataset=data.eval,
                          processing_class=tokenizer)
 

@@ -173,6 +173,8 @@ def _planned_steps(config: TrainConfig, dataset: Any) -> int | None:
     n = _len(dataset)
     if n is None:
         return None
+    if config.stage == "grpo":  # every prompt is sampled num_generations times
+        n *= config.num_generations
     world = int(os.environ.get("WORLD_SIZE", "1"))
     batches = math.ceil(n / (config.per_device_train_batch_size * world))
     return max(1, batches // config.gradient_accumulation_steps) * math.ceil(config.num_train_epochs)

@@ -41,7 +41,7 @@ def test_dpo_separates_pairs_and_reference_is_frozen(tiny_model_dir, stage_data,
     log = steps(out)
     for key in ("loss", "rewards/margins", "rewards/chosen", "rewards/rejected", "rewards/accuracies"):
         assert key in log[0], key
-    assert log[-1]["rewards/accuracies"] > 0.9
+    assert log[-1]["rewards/accuracies"] > 0.9 and log[-1]["tokens"] > 0
     margin = [e["logps/chosen"] - e["logps/rejected"] for e in log]
     assert margin[-1] > margin[0] + 1.0, margin
     # one batch holds all 8 pairs, so the reference log-probs (policy - reward/beta) must not move
@@ -60,11 +60,14 @@ def test_each_preference_loss_falls(tiny_model_dir, stage_data, tmp_path, loss):
     assert curve[-1] < curve[0], curve
 
 
-def test_sft_term_and_label_smoothing_train(tiny_model_dir, stage_data, tmp_path):
+def test_sft_term_label_smoothing_and_unusable_pairs_reported(tiny_model_dir, stage_data, tmp_path):
     out = tmp_path / "ftx"
-    run_training(dpo_config(tiny_model_dir, stage_data, out, pref_ftx=0.5, dpo_label_smoothing=0.1, max_steps=4))
+    run_training(dpo_config(tiny_model_dir, stage_data, out, pref_ftx=0.5, dpo_label_smoothing=0.1, max_steps=4,
+                            dataset="tiny_pairs,tiny_pairs_dirty"))
     curve = [e["loss"] for e in steps(out)]
     assert all(math.isfinite(x) for x in curve) and curve[-1] < curve[0]
+    warnings = " | ".join(e["message"] for e in read_events(out) if e["type"] == "warning")
+    assert "chosen == rejected" in warnings and "missing column 'rejected'" in warnings, warnings
 
 
 @pytest.mark.parametrize("loss,method,has_ref", [

@@ -107,3 +107,11 @@ def test_bad_reward_function_is_one_line(tiny_model_dir, stage_data, tmp_path):
     with pytest.raises(ConfigError, match="reward_funcs"):
         run_training(base(tiny_model_dir, stage_data, tmp_path / "bad", stage="grpo", dataset="tiny_prompts",
                           max_steps=1, reward_funcs="no_such_module_xyz:f"))
+
+
+def test_grpo_planned_steps_count_every_generation(tiny_model_dir, stage_data, tmp_path):
+    from engine.train.run import _planned_steps
+
+    config = base(tiny_model_dir, stage_data, tmp_path, stage="grpo", dataset="tiny_prompts", reward_funcs="m:f",
+                  num_generations=4, max_steps=-1, num_train_epochs=1.0)
+    assert _planned_steps(config, list(range(8))) == 8  # 8 prompts x 4 answers in batches of 4
