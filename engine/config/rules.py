@@ -294,6 +294,36 @@ def _reward_model_type_supported(c: TrainConfig) -> Problem | None:
 
 
 @rule
+def _sft_term_where_it_exists(c: TrainConfig) -> Problem | None:
+    if c.pref_ftx and c.stage != "dpo":
+        return Problem(("pref_ftx", "stage"), f"the added SFT term applies to stage dpo, not {c.stage}",
+                       "set pref_ftx: 0")
+    if c.pref_ftx and c.pref_loss == "orpo":
+        return Problem(("pref_ftx", "pref_loss"), "ORPO always trains its own SFT term", "set pref_ftx: 0")
+
+
+@rule
+def _ref_model_stages(c: TrainConfig) -> Problem | None:
+    if c.ref_model and c.stage not in ("dpo", "kto", "ppo"):
+        return Problem(("ref_model", "stage"), f"a reference model is used by dpo, kto and ppo, not {c.stage}",
+                       "remove ref_model")
+
+
+@rule
+def _aligned_stages_not_streamed(c: TrainConfig) -> Problem | None:
+    if c.streaming and c.stage not in ("pt", "sft"):
+        return Problem(("streaming", "stage"), f"stage {c.stage} reads its data set whole",
+                       "set streaming: false (use max_samples to bound a large set)")
+
+
+@rule
+def _loraplus_pt_sft(c: TrainConfig) -> Problem | None:
+    if c.loraplus_lr_ratio and c.stage not in ("pt", "sft"):
+        return Problem(("loraplus_lr_ratio", "stage"), f"LoRA+ is built for pt and sft, not {c.stage}",
+                       "remove loraplus_lr_ratio")
+
+
+@rule
 def _gptq_export(c: TrainConfig) -> Problem | None:
     if c.export_quantization_bit:
         return Problem(("export_quantization_bit",), "GPTQ export is not supported",

@@ -30,7 +30,7 @@ class PretokenizedDPOTrainer(DPOTrainer):
         return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
 
 
-def pair_features(row: dict, bos: int | None = None) -> dict:
+def pair_features(row: dict) -> dict:
     """The prompt/chosen/rejected ids, masks and labels that TRL's ORPO and CPO collators pad."""
     prompt = row["prompt_ids"]
     out: dict[str, Any] = {"prompt_input_ids": prompt, "prompt_attention_mask": [1] * len(prompt)}

@@ -60,12 +60,14 @@ def test_each_preference_loss_falls(tiny_model_dir, stage_data, tmp_path, loss):
     assert curve[-1] < curve[0], curve
 
 
-def test_sft_term_label_smoothing_and_unusable_pairs_reported(tiny_model_dir, stage_data, tmp_path):
+def test_sft_term_smoothing_eval_and_unusable_pairs_reported(tiny_model_dir, stage_data, tmp_path):
     out = tmp_path / "ftx"
     run_training(dpo_config(tiny_model_dir, stage_data, out, pref_ftx=0.5, dpo_label_smoothing=0.1, max_steps=4,
-                            dataset="tiny_pairs,tiny_pairs_dirty"))
+                            dataset="tiny_pairs,tiny_pairs_dirty", val_size=2, eval_strategy="steps", eval_steps=2))
     curve = [e["loss"] for e in steps(out)]
     assert all(math.isfinite(x) for x in curve) and curve[-1] < curve[0]
+    evals = [e for e in read_events(out) if e["type"] == "eval"]
+    assert [e["step"] for e in evals] == [2, 4] and all("eval_rewards/accuracies" in e for e in evals)
     warnings = " | ".join(e["message"] for e in read_events(out) if e["type"] == "warning")
     assert "chosen == rejected" in warnings and "missing column 'rejected'" in warnings, warnings
 

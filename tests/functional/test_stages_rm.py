@@ -33,7 +33,8 @@ def test_reward_model_learns_pairs_and_reloads(tiny_model_dir, stage_data, tmp_p
     from engine.stages.rm import load_reward_model, score_texts
 
     out = tmp_path / "rm"
-    config = rm_config(tiny_model_dir, stage_data, out, finetuning_type=method,
+    config = rm_config(tiny_model_dir, stage_data, out, finetuning_type=method, dataset="tiny_pairs,tiny_pairs_chat",
+                       eval_dataset="tiny_pairs", eval_strategy="steps", eval_steps=6,
                        learning_rate=5e-3 if method == "lora" else 5e-4)
     done = run_training(config)
     assert done["status"] == "done"
@@ -41,6 +42,8 @@ def test_reward_model_learns_pairs_and_reloads(tiny_model_dir, stage_data, tmp_p
     assert {"accuracy", "margin"} <= set(log[0])
     assert log[-1]["accuracy"] == 1.0 and log[-1]["margin"] > log[0]["margin"]
     assert log[-1]["loss"] < 0.5 * log[0]["loss"]
+    evals = [e for e in read_events(out) if e["type"] == "eval"]
+    assert evals and evals[-1]["eval_accuracy"] == 1.0
 
     reader = config.model_copy(update={"stage": "ppo", "reward_model": str(out),
                                        "reward_model_type": "lora" if method == "lora" else "full"})

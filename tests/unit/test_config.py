@@ -127,6 +127,10 @@ BROKEN = {
     "_grpo_groups_fit_batch": {"stage": "grpo", "reward_funcs": "m:f", "num_generations": 3},
     "_reward_funcs_form": {"stage": "grpo", "reward_funcs": "just_a_module"},
     "_reward_model_type_supported": {"stage": "ppo", "reward_model": "r", "reward_model_type": "api"},
+    "_sft_term_where_it_exists": {"stage": "kto", "pref_ftx": 0.5},
+    "_ref_model_stages": {"stage": "rm", "ref_model": "m"},
+    "_aligned_stages_not_streamed": {"stage": "dpo", "streaming": True, "max_steps": 10},
+    "_loraplus_pt_sft": {"stage": "dpo", "loraplus_lr_ratio": 16.0},
     "_gptq_export": {"export_quantization_bit": 4},
     "_unsupported_quantization_method": {"quantization_bit": 8, "quantization_type": "fp4"},
 }
