@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.config.errors import ConfigError, Problem
 from engine.config.schema import TrainConfig
 
 from .aligned import Unfit
@@ -23,7 +24,8 @@ def prompt_and_answer(row: dict, answer: dict, template: Template, tokenizer: An
     return prompt, pairs[-1][1]
 
 
-def fit_lengths(prompt: list[int], answers: list[list[int]], cutoff_len: int) -> tuple[list[int], list[list[int]], bool]:
+def fit_lengths(prompt: list[int], answers: list[list[int]],
+                cutoff_len: int) -> tuple[list[int], list[list[int]], bool]:
     """Cut prompt and answers so the prompt plus the longest answer fits cutoff_len (answers keep at least half)."""
     longest = max(len(a) for a in answers)
     if len(prompt) + longest <= cutoff_len:
@@ -103,10 +105,9 @@ def encode_rows(rows: list[dict], config: TrainConfig, tokenizer: Any, template:
         report.tokens_seen += sum(len(v) for v in ids)
         out.append(example)
     if not out:
-        from engine.config.errors import ConfigError, Problem
-
         raise ConfigError(Problem(("dataset",), f"no row fits stage {config.stage} after tokenizing "
-                                  f"({', '.join(report.dropped) or 'none read'})", "raise cutoff_len or check the data"))
+                                  f"({', '.join(report.dropped) or 'none read'})",
+                                  "raise cutoff_len or check the data"))
     return out
 
 

@@ -37,7 +37,8 @@ def reference_model(config: TrainConfig) -> PreTrainedModel | None:
         return None
     update: dict[str, Any] = {}
     if config.ref_model:
-        update = dict(model_name_or_path=config.ref_model, gguf_file=None, adapter_name_or_path=config.ref_model_adapters,
+        update = dict(model_name_or_path=config.ref_model, gguf_file=None,
+                      adapter_name_or_path=config.ref_model_adapters,
                       quantization_bit=config.ref_model_quantization_bit)
     model = load_model(config.model_copy(update=update), for_training=False)
     model.requires_grad_(False)

@@ -40,7 +40,8 @@ def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
 
 def load_score_model(config: TrainConfig, path: str | None = None) -> PreTrainedModel:
     """The base (or `path`) as a sequence classifier with one output, its pad token set for scoring."""
-    kwargs: dict[str, Any] = dict(num_labels=1, dtype=compute_dtype(config), attn_implementation=attn_implementation(config),
+    kwargs: dict[str, Any] = dict(num_labels=1, dtype=compute_dtype(config),
+                                  attn_implementation=attn_implementation(config),
                                   trust_remote_code=config.trust_remote_code, cache_dir=config.cache_dir,
                                   token=config.hf_hub_token)
     if path is None and (quant := quantization_config(config)) is not None:
