@@ -166,6 +166,7 @@ class PPOTrainer(Trainer):
         values = values[:, start:-1]
         ref_logps = token_logprobs(self._reference_logits(wrapper, seq, attention)[:, start:-1], answer)
         scores = self._score(seq, attention)
+        self._ppo_metrics["ppo/reward"].append(scores.mean().item())  # the reward model's own scale
         if c.ppo_score_norm:
             scores = (scores - scores.mean()) / (scores.std() + 1e-8) if scores.numel() > 1 else scores
         kl = (old_logps - ref_logps) * mask
@@ -178,7 +179,6 @@ class PPOTrainer(Trainer):
         advantages = whiten(advantages, mask) * mask
         self._update_kl_coef(wrapper, kl.sum(1).mean().item(), prompt.size(0))
         m = self._ppo_metrics
-        m["ppo/reward"].append(scores.mean().item())
         m["ppo/kl"].append(kl.sum(1).mean().item())
         m["ppo/kl_coef"].append(wrapper.kl_coef.item())
         m["ppo/answer_len"].append(mask.sum(1).float().mean().item())
