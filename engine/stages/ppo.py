@@ -2,8 +2,10 @@
 reward model, penalise the KL to the reference per token, estimate advantages with GAE, then take
 `ppo_epochs` clipped policy + value updates. The value head sits on the policy's last hidden state.
 
-One Trainer step is one rollout batch, so checkpoints, resume, graceful stop and the journal are the
-Trainer's own; step events carry reward, KL, value loss, policy loss, clip fraction and answer length.
+A LoRA reward model on a LoRA policy is loaded as a second adapter of the policy (no second copy of
+the base); otherwise the reward model is loaded on its own. One Trainer step is one rollout batch, so
+checkpoints, resume, graceful stop and the journal are the Trainer's own; step events carry reward, KL,
+value loss, policy loss, clip fraction and answer length.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -29,6 +32,7 @@ from .common import reference_model
 from .rm import load_reward_model, score
 
 VALUE_FILE = "value_head.safetensors"
+REWARD_ADAPTER = "reward"
 GAMMA, LAM = 1.0, 0.95  # discount and GAE lambda
 CLIP_RATIO, CLIP_VALUE, VALUE_COEF = 0.2, 0.2, 0.1
 INIT_KL_COEF, KL_HORIZON = 0.2, 10000
@@ -65,6 +69,50 @@ class PolicyWithValue(nn.Module):
     def head_state(self) -> dict[str, torch.Tensor]:
         """What PPO adds to the policy: the value head and the KL coefficient."""
         return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items() if not k.startswith("policy.")}
+
+
+class AdapterReward(nn.Module):
+    """A LoRA reward model (stage rm's adapter and score head) loaded as a second adapter of the LoRA policy,
+    so scoring reuses the policy's base weights instead of holding another copy of the model."""
+
+    def __init__(self, policy: Any, path: str, pad_id: int):
+        super().__init__()
+        policy.load_adapter(path, adapter_name=REWARD_ADAPTER, is_trainable=False)
+        policy.set_adapter("default")
+        weights = load_file(Path(path) / "adapter_model.safetensors")
+        head = {k.rsplit(".", 1)[1]: v for k, v in weights.items() if k.rsplit(".", 2)[-2] == "score"}
+        self.head = nn.Linear(head["weight"].shape[1], 1, bias="bias" in head)
+        self.head.load_state_dict(head)
+        self.head.requires_grad_(False)
+        self.pad_id = pad_id
+        self._policy = [policy]  # a reference, not a submodule: the policy belongs to the trained model
+
+    @torch.no_grad()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+        policy = self._policy[0]
+        policy.set_adapter(REWARD_ADAPTER, inference_mode=True)
+        try:
+            out = policy(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
+                         use_cache=False)
+        finally:
+            policy.set_adapter("default")
+        real = (input_ids != self.pad_id).long() * torch.arange(input_ids.size(1), device=input_ids.device)
+        last = real.argmax(-1)  # the last non-pad token, where a sequence classifier reads its score
+        hidden = out.hidden_states[-1][torch.arange(input_ids.size(0)), last]
+        return SimpleNamespace(logits=self.head(hidden.to(self.head.weight.dtype)))
+
+
+def reward_scorer(config: TrainConfig, policy: Any, pad_id: int) -> nn.Module:
+    """A LoRA reward adapter on the LoRA policy's own base when it fits there, else the standalone model."""
+    from peft import PeftModel
+
+    path = Path(config.reward_model or "")
+    if isinstance(policy, PeftModel) and config.finetuning_type == "lora" and not config.quantization_bit \
+            and (path / "adapter_config.json").exists():
+        adapter = json.loads((path / "adapter_config.json").read_text())
+        if adapter.get("peft_type") == "LORA" and adapter.get("task_type") == "SEQ_CLS":
+            return AdapterReward(policy, str(path), pad_id)
+    return load_reward_model(config)
 
 
 def left_pad_collator(pad_id: int):
@@ -236,7 +284,9 @@ class PPOTrainer(Trainer):
         output_dir = output_dir or self.args.output_dir
         os.makedirs(output_dir, exist_ok=True)
         wrapper: PolicyWithValue = self.accelerator.unwrap_model(self.model)
-        wrapper.policy.save_pretrained(output_dir)
+        policy = wrapper.policy
+        adapters = {"selected_adapters": ["default"]} if REWARD_ADAPTER in getattr(policy, "peft_config", {}) else {}
+        policy.save_pretrained(output_dir, **adapters)
         save_file(wrapper.head_state(), os.path.join(output_dir, VALUE_FILE))
         if self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
@@ -272,4 +322,5 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
         stop_ids.append(tokenizer.eos_token_id)
     return PPOTrainer(model=model, args=args, train_dataset=data.train, processing_class=tokenizer,
                       data_collator=left_pad_collator(tokenizer.pad_token_id), lmf_config=config,
-                      reward_model=load_reward_model(config), ref_model=reference_model(config), stop_ids=stop_ids)
+                      reward_model=reward_scorer(config, policy, tokenizer.pad_token_id),
+                      ref_model=reference_model(config), stop_ids=stop_ids)

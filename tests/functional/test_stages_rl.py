@@ -65,6 +65,27 @@ def test_ppo_lora_reports_metrics_and_resumes(tiny_model_dir, stage_data, reward
         assert all(math.isfinite(e[key]) for e in log), key
     assert log[0]["ppo/kl"] == 0.0  # the LoRA starts at zero: the policy is still its reference, the base
     assert (out / "adapter_model.safetensors").exists() and (out / "value_head.safetensors").exists()
+    assert not (out / "reward").exists()  # the reward adapter rode along on the policy but is not saved with it
+
+
+def test_lora_reward_adapter_on_the_policy_scores_like_the_standalone_model(tiny_model_dir, stage_data,
+                                                                            reward_models, tmp_path):
+    from engine.models import apply_method, load_model, load_tokenizer
+    from engine.stages.ppo import AdapterReward, reward_scorer
+    from engine.stages.rm import load_reward_model, score
+
+    config = base(tiny_model_dir, stage_data, tmp_path, stage="ppo", dataset="tiny_prompts",
+                  reward_model=str(reward_models["lora"]), reward_model_type="lora")
+    tokenizer = load_tokenizer(config)
+    policy = apply_method(load_model(config, for_training=True), config)
+    shared = reward_scorer(config, policy, tokenizer.pad_token_id)
+    assert isinstance(shared, AdapterReward)
+    batch = tokenizer(["<|im_start|>user\nWho are you?<|im_end|>\n<|im_start|>assistant\nLumen.<|im_end|>\n",
+                       "Paris is the capital of France."], return_tensors="pt", padding=True)
+    expected = score(load_reward_model(config), batch["input_ids"], batch["attention_mask"])
+    assert torch.allclose(score(shared, batch["input_ids"], batch["attention_mask"]), expected, atol=1e-4)
+    assert policy.active_adapter == "default"
+    assert all(not p.requires_grad for n, p in policy.named_parameters() if ".reward." in n)
 
 
 def test_ppo_full_with_full_reward_model(tiny_model_dir, stage_data, reward_models, tmp_path):
