@@ -72,15 +72,17 @@ def test_sft_term_smoothing_eval_and_unusable_pairs_reported(tiny_model_dir, sta
     assert "chosen == rejected" in warnings and "missing column 'rejected'" in warnings, warnings
 
 
-@pytest.mark.parametrize("loss,method,has_ref", [
-    ("orpo", "full", False), ("simpo", "full", False), ("sigmoid", "lora", False), ("sigmoid", "full", True),
+@pytest.mark.parametrize("loss,method,ref,has_ref", [
+    ("orpo", "full", False, False), ("simpo", "full", False, False), ("sigmoid", "lora", False, False),
+    ("sigmoid", "full", False, True), ("sigmoid", "lora", True, True),
 ])
-def test_reference_model_held_only_when_needed(tiny_model_dir, stage_data, tmp_path, loss, method, has_ref):
+def test_reference_model_held_only_when_needed(tiny_model_dir, stage_data, tmp_path, loss, method, ref, has_ref):
     from engine.models import load_tokenizer
     from engine.stages import stage_module
     from engine.train.trainer import training_arguments
 
-    config = dpo_config(tiny_model_dir, stage_data, tmp_path / "x", pref_loss=loss, finetuning_type=method)
+    config = dpo_config(tiny_model_dir, stage_data, tmp_path / "x", pref_loss=loss, finetuning_type=method,
+                        ref_model=str(tiny_model_dir) if ref else None)
     tokenizer = load_tokenizer(config)
     stage = stage_module("dpo")
     trainer = stage.build_trainer(config, tokenizer, stage.load_data(config, tokenizer),
