@@ -6,6 +6,7 @@ llama.cpp's code is not shipped with lmf-tui: the converter script, its `convers
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.metadata
 import os
@@ -121,10 +122,24 @@ def quantize_gguf(source: Path, outfile: Path, qtype: str, threads: int = 0) -> 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, QUANT_TYPES[qtype])
     params.nthread = threads
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(outfile).encode(), ctypes.byref(params))
+    with _stdout_to_stderr():
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(outfile).encode(), ctypes.byref(params))
     if status != 0 or not outfile.exists():
         raise LlamaCppError(f"llama.cpp's quantizer failed on {source.name} → {qtype} (status {status})")
     return outfile
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what C code prints on fd 1 to fd 2, so stdout stays JSON lines under --progress-jsonl."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _last_error(stderr: str) -> str:

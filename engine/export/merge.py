@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import torch
 from peft import PeftModel
 from transformers import AutoConfig, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -35,6 +36,8 @@ def load_merged(config: TrainConfig) -> tuple[PreTrainedModel, PreTrainedTokeniz
     tokenizer = load_tokenizer(config)
     template = get_template(config, tokenizer)
     model = load_model(config, for_training=False)
+    if config.export_device == "auto" and torch.cuda.is_available():
+        model = model.to("cuda")
     if isinstance(model, PeftModel):
         model = model.merge_and_unload()
     unmark_quantized(model)
