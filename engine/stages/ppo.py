@@ -60,6 +60,10 @@ class PolicyWithValue(nn.Module):
     def config(self) -> Any:
         return self.policy.config
 
+    def activation_checkpointing_enable(self, **kwargs: Any) -> None:
+        """Checkpoint the policy's layers (the Trainer asks when gradient checkpointing is on)."""
+        self.policy.activation_checkpointing_enable(**kwargs)
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.policy(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
                           use_cache=False)

@@ -93,8 +93,8 @@ def test_ppo_full_with_full_reward_model(tiny_model_dir, stage_data, reward_mode
     done = run_training(base(tiny_model_dir, stage_data, out, stage="ppo", dataset="tiny_prompts",
                              finetuning_type="full", learning_rate=1e-4, max_steps=2,
                              reward_model=str(reward_models["full"]), reward_model_type="full",
-                             ppo_score_norm=True, ppo_whiten_rewards=True))
-    assert done["status"] == "done"
+                             ppo_score_norm=True, ppo_whiten_rewards=True, disable_gradient_checkpointing=False))
+    assert done["status"] == "done" and read_events(out)[0]["plan"]["gradient_checkpointing"]
     log = steps(out)
     assert log[0]["ppo/kl"] == pytest.approx(0.0, abs=1e-4)  # the reference is a frozen copy of the base
     assert all(math.isfinite(e["ppo/value_loss"]) and math.isfinite(e["ppo/reward"]) for e in log)
