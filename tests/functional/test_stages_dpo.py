@@ -10,7 +10,7 @@ import pytest
 from engine.config import ConfigError, load_config, parse_config
 from engine.events import read_events
 from engine.train import run_training
-from tests.stage_data import write_stage_data
+from tests.stage_data import assert_resumed, stop_then_resume, write_stage_data
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,12 @@ def test_dry_run_reports_data_that_cannot_train_the_stage(tiny_model_dir, stage_
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and dataset in lines[0], proc.stderr
+
+
+def test_dpo_stops_and_resumes(tiny_model_dir, stage_data, tmp_path):
+    out = tmp_path / "resume"
+    config = dpo_config(tiny_model_dir, stage_data, out, per_device_train_batch_size=2, max_steps=10, save_steps=3)
+    first, second = stop_then_resume(config, at_step=4)
+    assert_resumed(out, first, second)
+    kinds = [e["type"] for e in read_events(out)]
+    assert kinds.count("checkpoint") >= 3 and kinds[-1] == "done"
