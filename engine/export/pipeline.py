@@ -38,7 +38,7 @@ def plan_export(config: TrainConfig) -> ExportPlan:
     kinds = [k.strip().lower() for k in config.export_gguf or []]
     if bad := [k for k in kinds if k not in GGUF_TYPES]:
         raise ConfigError(f"export_gguf: unknown type {bad[0]!r} — use some of {', '.join(GGUF_TYPES)}")
-    kinds = list(dict.fromkeys(kinds))
+    kinds = sorted(dict.fromkeys(kinds), key=lambda k: k not in CONVERTER_TYPES)  # quantize from a file written
     ollama = bool(kinds) if config.export_ollama is None else config.export_ollama
     if ollama and not kinds:
         raise ConfigError("export_ollama: an Ollama Modelfile needs a GGUF file — set export_gguf: [q4_k_m]")

@@ -21,8 +21,8 @@ def _config(**kw):
 
 
 def test_plan_names_every_step_in_order():
-    plan = plan_export(_config(export_gguf=["F16", "q4_k_m", "f16"]))
-    assert plan.gguf == ["f16", "q4_k_m"]
+    plan = plan_export(_config(export_gguf=["q4_k_m", "F16", "f16"]))
+    assert plan.gguf == ["f16", "q4_k_m"], "converter types first: the k-quant is made from the f16 file"
     assert plan.steps == ["merge", "gguf f16", "gguf q4_k_m", "check", "ollama"]
     assert plan.gguf_path("q4_k_m") == Path("/tmp/x/merged/merged-q4_k_m.gguf")
     assert plan_export(_config()).steps == ["merge"]
