@@ -17,7 +17,6 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from engine.config import ConfigError, TrainConfig, parse_config
 from engine.rundir import RunLocked
 
 from .settings import Settings, effective_runs_dir, load_settings, save_settings
@@ -85,6 +84,7 @@ class LmfApp(App[None]):
         Binding("f6", "area('runs')", "Runs", show=False, id="runs.open", tooltip="Every run: attach, open, compare."),
         Binding("f7", "area('chat')", "Chat", show=False, id="chat.open", tooltip="Chat with a model or a run's result."),
         Binding("f8", "area('export')", "Export", show=False, id="export.open", tooltip="Merge and export a run's result."),
+        Binding("f9", "settings", "Settings", id="app.settings", tooltip="Runs folder and chart refresh."),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.toggle-theme", tooltip="Switch dark and light themes."),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True,
                 tooltip="Quit the app; running trainings keep running."),
@@ -153,13 +153,14 @@ class LmfApp(App[None]):
 
     def start_run(self, raw: dict[str, Any]) -> Path | None:
         """Validate and start the draft as a detached run; errors become a modal."""
+        from engine.config import ConfigError, parse_config
         from engine.detach import start_detached
 
         raw = dict(raw)
         if not raw.get("output_dir"):
             raw["output_dir"] = str(self.new_output_dir(raw))
         try:
-            config: TrainConfig = parse_config(raw, "train")
+            config = parse_config(raw, "train")
             path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
             run_dir = start_detached(config, extra_env={"PYTHONPATH": path})
         except (ConfigError, RunLocked, OSError) as exc:
@@ -184,6 +185,16 @@ class LmfApp(App[None]):
         self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
         self.save_settings(theme=self.theme)
 
+    def action_settings(self) -> None:
+        from .screens.settings import SettingsScreen
+
+        def saved(updated: Settings | None) -> None:
+            if updated is not None:
+                self.save_settings(**updated.model_dump())
+                self.notify(f"settings saved · runs in {self.runs_dir}", title="Settings")
+
+        self.push_screen(SettingsScreen(self.settings, str(self.runs_dir)), saved)
+
     def show_error(self, message: str, title: str = "Error", fix: str = "") -> None:
         from .screens.modals import ErrorModal
 
@@ -197,6 +208,8 @@ class LmfApp(App[None]):
                 if hasattr(screen, "show_hardware"):
                     screen.show_hardware(self.hardware)
         elif event.state == WorkerState.ERROR:
+            from engine.config import ConfigError
+
             error = event.worker.error
             text = str(error) if isinstance(error, (ConfigError, OSError, ValueError)) else repr(error)
             self.show_error(text, f"{event.worker.name or 'task'} failed")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from engine.config import atomic_write_text
 from engine.rundir import app_home, runs_root
 
 SETTINGS_FILE = "settings.json"
@@ -41,6 +40,8 @@ def load_settings(path: Path | None = None) -> Settings:
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings atomically."""
+    from engine.config import atomic_write_text  # deferred: the schema is slow to build, first paint is not
+
     return atomic_write_text(path or settings_path(), settings.model_dump_json(indent=2) + "\n")
 
 

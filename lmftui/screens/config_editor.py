@@ -107,12 +107,14 @@ class ConfigEditorScreen(AreaScreen):
         except ConfigError as exc:
             self.problems = exc.problems
             self.query_one(ConfigForm).show_problems(exc.problems)
+            self._mark_groups()
             status.update(f"✗ {exc}")
             status.set_class(True, "-invalid")
             self.query_one("#yaml-text", Static).update(dump_yaml(raw))
             return False
         self.problems = []
         self.query_one(ConfigForm).show_problems([])
+        self._mark_groups()
         status.update("✓ valid — ctrl+r starts the run" + ("" if raw.get("output_dir") else
                                                            f" in {self.app.runs_dir}"))
         status.set_class(False, "-invalid")
@@ -121,6 +123,14 @@ class ConfigEditorScreen(AreaScreen):
             shown.pop("output_dir", None)
         self.query_one("#yaml-text", Static).update(dump_yaml(shown))
         return True
+
+    def _mark_groups(self) -> None:
+        """A ✗ beside every group holding an invalid field."""
+        form = self.query_one(ConfigForm)
+        bad = {form.group_of(n) for p in self.problems for n in p.fields if n in TrainConfig.model_fields}
+        groups = self.query_one("#groups", OptionList)
+        for group in form.groups:
+            groups.replace_option_prompt(group, f"{group} ✗" if group in bad else group)
 
     # --- actions ------------------------------------------------------------------------------
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

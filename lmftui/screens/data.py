@@ -154,7 +154,7 @@ class DataScreen(AreaScreen):
         hidden = len(self.entries) - len(fitting)
         error = self.query_one("#data-error", Static)
         if self.entries and not error.has_class("-invalid"):
-            note = f"{hidden} data sets hidden: they do not fit stage {stage}" if hidden else ""
+            note = f"{hidden} hidden: not for stage {stage}" if hidden else ""
             if not fitting:
                 note = f"✗ none of the {len(self.entries)} data sets fits stage {stage}"
             error.update(note)

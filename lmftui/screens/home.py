@@ -12,8 +12,6 @@ from textual.message import Message
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.config import ConfigError, TrainConfig, config_to_dict
-from engine.presets import Preset, list_presets
 from engine.rundir import RunInfo, list_runs
 
 from ..widgets.hardware_panel import HardwarePanel
@@ -34,8 +32,27 @@ class RunsListed(Message):
         return isinstance(message, RunsListed)
 
 
-def preset_draft(config: TrainConfig) -> dict[str, Any]:
+class PresetsListed(Message):
+    """The presets folder was read (the config schema loads off the first paint)."""
+
+    def __init__(self, presets: list[Any], error: str = ""):
+        super().__init__()
+        self.presets, self.error = presets, error
+
+
+def read_presets() -> PresetsListed:
+    from engine.presets import list_presets
+
+    try:
+        return PresetsListed(list_presets())
+    except OSError as exc:
+        return PresetsListed([], f"presets unreadable: {exc}")
+
+
+def preset_draft(config: Any) -> dict[str, Any]:
     """A preset as a draft: its output_dir is dropped so the run gets its own folder under the runs dir."""
+    from engine.config import config_to_dict
+
     raw = config_to_dict(config)
     raw.pop("output_dir", None)
     return raw
@@ -55,7 +72,7 @@ class HomeScreen(AreaScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        self.presets: list[Preset] = []
+        self.presets: list[Any] = []
         with Horizontal(id="home-top"):
             yield HardwarePanel(self.app.hardware, id="hardware")
             with Vertical(id="presets-box"):
@@ -66,7 +83,7 @@ class HomeScreen(AreaScreen):
     def on_mount(self) -> None:
         self.query_one("#presets-box").border_title = "Quick start (1-9)"
         self.query_one("#recent-runs").border_title = f"Recent runs · {self.app.runs_dir}"
-        self._load_presets()
+        self.work(lambda: self.post_message(read_presets()), "list-presets")
         self.action_refresh()
         self.set_interval(2.0, self.action_refresh)
 
@@ -76,23 +93,21 @@ class HomeScreen(AreaScreen):
     def show_hardware(self, hw) -> None:
         self.query_one(HardwarePanel).show(hw)
 
-    def _load_presets(self) -> None:
+    def on_presets_listed(self, message: PresetsListed) -> None:
         options = self.query_one("#presets", OptionList)
-        try:
-            self.presets = list_presets()
-        except OSError as exc:
-            options.add_option(Option(f"presets unreadable: {exc}", disabled=True))
-            return
+        self.presets = message.presets
         for i, preset in enumerate(self.presets[:9], 1):
             gpu = " [dim](GPU)[/]" if preset.needs_gpu else ""
             options.add_option(Option(f"[b]{i}[/b] {preset.title}{gpu} [dim]{preset.description}[/]", id=preset.name))
         if not self.presets:
-            options.add_option(Option("no presets found", disabled=True))
+            options.add_option(Option(message.error or "no presets found", disabled=True))
 
     def action_preset(self, index: int) -> None:
         if index >= len(self.presets):
             self.notify(f"there is no preset {index + 1}", severity="warning")
             return
+        from engine.config import ConfigError
+
         preset = self.presets[index]
         try:
             config = preset.load()

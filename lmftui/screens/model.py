@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typing
-from importlib.util import find_spec
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,35 +31,22 @@ class ModelInspected(Message):
 
 def inspect_model(model: str, hardware: Any) -> ModelInspected:
     """Read the model's config.json or GGUF metadata and size it for this hardware (no torch)."""
-    if find_spec("engine.sizing.shape") is None:
-        return ModelInspected(model, error="model sizing is not installed in this build")
-    from engine.sizing.shape import read_model_shape
+    from engine.sizing import count_params, read_model_shape, suggest
 
     try:
         shape = read_model_shape(model)
     except ConfigError as exc:
         return ModelInspected(model, error=str(exc))
-    params = None
-    if find_spec("engine.sizing.params") is not None:
-        from engine.sizing.params import count_params
-
-        params = count_params(shape).total
-    suggestion = None
     try:
-        from engine.sizing import suggest
-    except ImportError:
-        suggest = None
-    if suggest is not None:
-        try:
-            suggestion = suggest(model, hardware=hardware)
-        except ConfigError as exc:
-            return ModelInspected(model, shape, params, error=str(exc))
-    return ModelInspected(model, shape, params, suggestion)
+        suggestion = suggest(shape, hardware=hardware)
+    except ConfigError as exc:
+        return ModelInspected(model, shape, count_params(shape).total, error=str(exc))
+    return ModelInspected(model, shape, count_params(shape).total, suggestion)
 
 
 def describe_shape(shape: Any, params: int | None) -> str:
     """Size and architecture in two or three lines."""
-    size = f"{params / 1e9:.2f} B parameters" if params and params >= 1e8 else (
+    size = f"{params / 1e9:.2f} B parameters" if params and params >= 1e9 else (
         f"{params / 1e6:.1f} M parameters" if params else "size unknown")
     moe = f" · MoE {shape.num_experts} experts, {shape.experts_per_token} active" if shape.num_experts else ""
     return (f"[b]{shape.name or 'model'}[/b] · {size}{moe}\n"
@@ -97,7 +84,7 @@ class ModelScreen(AreaScreen):
         self.query_one("#model-form").border_title = "Model & method"
         table = self.query_one("#methods", DataTable)
         table.border_title = "What fits this machine (enter: choose)"
-        table.add_columns("method", "bits", "peak GB", "fits")
+        table.add_columns("method", "bits", "peak GB", "GPUs", "fits")
         self.on_screen_resume()
 
     def on_screen_resume(self) -> None:
@@ -136,21 +123,22 @@ class ModelScreen(AreaScreen):
             info.update(text + (f"\n[yellow]{message.error}[/]" if message.error else ""))
         table = self.query_one("#methods", DataTable)
         table.clear()
-        self.methods = list(getattr(message.suggestion, "methods", None) or [])
+        self.methods = list(message.suggestion.methods) if message.suggestion else []
         for m in self.methods:
-            fits = getattr(m, "fits", None)
-            table.add_row(getattr(m, "method", "?"), str(getattr(m, "bits", "") or 16),
-                          f"{getattr(m, 'peak_gb', 0) or 0:.1f}",
-                          "[green]yes[/]" if fits else "[red]no[/]" if fits is False else "?")
+            table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", str(m.gpus),
+                          Text("yes", style="green") if m.fits else Text("no", style="red"))
+        if message.suggestion:
+            hw = message.suggestion.hardware
+            table.border_title = (f"What fits {hw.get('memory_gb', 0):.0f} GB of {hw.get('compared_to', 'memory')}"
+                                  " (enter: choose)")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.cursor_row >= len(self.methods):
             return
         chosen = self.methods[event.cursor_row]
-        method = getattr(chosen, "method", "lora")
-        bits = getattr(chosen, "bits", None)
+        method, bits = chosen.method, chosen.bits
         if method == "qlora":
-            method, bits = "lora", bits or 4
+            method = "lora"
         if method in METHODS:
             self.query_one("#method", Select).value = method
         self.query_one("#bits", Select).value = bits if bits in (4, 8) else 0

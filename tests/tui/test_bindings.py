@@ -58,3 +58,21 @@ async def test_theme_toggle_is_saved(home: Path) -> None:
         await pilot.pause()
         assert app.current_theme.dark != before
         assert app.settings.theme == app.theme
+
+
+async def test_settings_dialog_saves_runs_dir(home: Path) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f9")
+        await pilot.pause()
+        app.screen.query_one("#chart-refresh").value = "0"
+        app.screen.query_one("#chart-refresh").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "chart_refresh_s" in str(app.screen.query_one("#settings-error").render())
+        app.screen.query_one("#chart-refresh").value = "2"
+        app.screen.query_one("#runs-dir").value = str(home / "elsewhere")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.settings.chart_refresh_s == 2 and app.settings.runs_dir == str(home / "elsewhere")
+        assert '"chart_refresh_s": 2.0' in (home / "home" / "settings.json").read_text()

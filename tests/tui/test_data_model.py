@@ -36,7 +36,7 @@ async def test_data_sets_filtered_by_stage_and_chosen(home: Path) -> None:
         screen = await open_data(app, pilot, dataset_dir=str(data), stage="sft")
         table = screen.query_one("#datasets")
         assert table.row_count == 1 and table.get_row_at(0)[1] == "tiny_alpaca"
-        assert "1 data sets hidden" in str(screen.query_one("#data-error").render())
+        assert "1 hidden: not for stage sft" in str(screen.query_one("#data-error").render())
         table.focus()
         await pilot.press("space")
         assert app.draft["dataset"] == "tiny_alpaca"

@@ -53,6 +53,9 @@ async def test_preset_edit_invalid_start_monitor_stop(home: Path, monkeypatch: p
             assert str(screen.query_one("#config-status").render()).startswith(f"✗ {message}")
             assert message in str(form.rows()["quantization_bit"].query_one(".field-error").render())
             assert form.rows()["finetuning_type"].has_class("-invalid")
+            groups = screen.query_one("#groups")
+            assert str(groups.get_option("Quantization").prompt) == "Quantization ✗"
+            assert str(groups.get_option("Method").prompt) == "Method ✗"
 
             # ctrl+r refuses and jumps to the field
             await pilot.press("ctrl+r")
