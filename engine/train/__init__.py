@@ -1,4 +1,4 @@
-"""Training: `run_training(config)` runs a whole pt/sft run and writes its journal."""
+"""Training: `run_training(config)` runs a whole run of any stage and writes its journal."""
 
 from .run import run_training
 
