@@ -18,15 +18,17 @@ from engine.events import EVENTS_FILE, EventTail
 from engine.rundir import CONSOLE_FILE, is_locked
 
 from ..widgets.charts import MetricChart
-from ..widgets.runs_table import STATUS_STYLE
 from ..widgets.run_history import ConsoleTail, RunHistory, smooth
+from ..widgets.runs_table import STATUS_STYLE
 from .base import AreaScreen
+from .modals import ConfirmModal
 
 SIDE_CHARTS = (("lr", "learning rate"), ("grad_norm", "grad norm"), ("tokens_per_s", "tokens/s"),
                ("mem_gb", "memory GB"))
 SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.97)
 EVENTS_PER_BATCH = 5000
 POLL_S = 0.25
+JOURNAL_LINES = ("warning", "checkpoint", "eval", "error", "done")  # shown in the log beside console.log
 
 
 class JournalGrew(Message):
@@ -131,6 +133,8 @@ class MonitorScreen(AreaScreen):
             take, rest = events[:budget], events[budget:]
             for event in take:
                 self.history.add(event)
+                if event.get("type") in JOURNAL_LINES:
+                    log.write_line(f"[{event['type']}] {self.history.messages[-1][1]}")
             budget -= len(take)
             if rest:
                 self._inbox[0] = (run_dir, rest, lines, running)
@@ -189,8 +193,13 @@ class MonitorScreen(AreaScreen):
             self.notify("no running run to stop", severity="warning")
             return
         run_dir = self.run_dir
-        self.work(lambda: stop_run(run_dir), "stop")
-        self.notify("stopping: the run saves a checkpoint, then ends", title="Run")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.work(lambda: stop_run(run_dir), "stop")
+                self.notify("stopping: the run saves a checkpoint, then ends", title="Run")
+
+        self.app.push_screen(ConfirmModal(f"Stop {run_dir.name}? It saves a checkpoint first."), answered)
 
     def action_next_chart(self) -> None:
         self.side = (self.side + 1) % len(SIDE_CHARTS)

@@ -10,7 +10,8 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from engine.rundir import RunInfo
 
-STATUS_STYLE = {"running": "bold green", "done": "cyan", "failed": "bold red", "stopped": "yellow", "new": "dim"}
+STATUS_STYLE = {"running": "bold green", "done": "bold dodger_blue2", "failed": "bold red", "stopped": "bold dark_orange",
+                "new": "dim"}  # readable on dark and light themes
 
 
 class RunsTable(DataTable):

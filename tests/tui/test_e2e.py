@@ -48,7 +48,7 @@ async def test_start_quit_reattach_stop(home: Path, tiny_model_dir: Path, tiny_d
             await wait_for(pilot, lambda: monitor.history.series["loss"].count >= seen + 2, timeout=120)
             first = [e["step"] for e in read_events(run_dir) if e["type"] == "step"][0]
             assert monitor.history.series["loss"].xs[0] == first  # full history, from the first step
-            await pilot.press("s")
+            await pilot.press("s", "y")
             await wait_for(pilot, lambda: monitor.history.done is not None and not monitor.running, timeout=120)
             assert monitor.history.done["status"] == "stopped"
         assert not is_locked(run_dir)

@@ -89,7 +89,7 @@ async def test_preset_edit_invalid_start_monitor_stop(home: Path, monkeypatch: p
             await wait_for(pilot, lambda: len(chart.curves.get("loss", ([], []))[0]) >= 10)
             assert "running" in str(monitor.query_one("#run-title").render())
 
-            await pilot.press("s")
+            await pilot.press("s", "y")
             assert started[0].wait(20) == 0
             await wait_for(pilot, lambda: monitor.history.done is not None and not monitor.running)
             await wait_for(pilot, lambda: "stopped" in str(monitor.query_one("#run-title").render()))

@@ -71,6 +71,8 @@ async def test_error_event_shows_message_and_fix(home: Path) -> None:
         await wait_for(pilot, lambda: not box.has_class("-hidden"))
         text = str(box.render())
         assert "CUDA out of memory" in text and "Fix: lower per_device_train_batch_size" in text
+        log = app.screen.query_one("#run-log")
+        await wait_for(pilot, lambda: any("[error] CUDA out of memory" in line for line in log.lines))
         assert "failed" in str(app.screen.query_one("#run-title").render())
 
 

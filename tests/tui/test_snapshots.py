@@ -102,3 +102,16 @@ def test_data(snap_compare, snap_home: Path, size) -> None:
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_model(snap_compare, snap_home: Path, size) -> None:
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=area("model"))
+
+
+def test_config_editor_light_theme(snap_compare, snap_home: Path) -> None:
+    app = make_app(snap_home)
+    app.theme = "textual-light"
+    draft = {"model_name_or_path": "tiny-model", "dataset": "tiny_alpaca", "stage": "ppo"}
+    assert snap_compare(app, terminal_size=(80, 24), run_before=area("config", draft))
+
+
+def test_monitor_light_theme(snap_compare, snap_home: Path) -> None:
+    app = make_app(snap_home, attach=FIXED_ROOT / "runs" / "20260101-000000-tiny-sft")
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=area("monitor"))
