@@ -12,7 +12,7 @@ from lmftui.screens.data import DataScreen
 from lmftui.screens.model import ModelScreen
 from lmftui.widgets.sample_view import render_samples, render_stats
 
-from .conftest import make_app, tiny_dataset_dir, wait_for
+from .conftest import make_app, tiny_dataset_dir
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
