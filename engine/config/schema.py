@@ -102,6 +102,9 @@ class TrainConfig(BaseModel):
     packing: bool | None = field(
         None, "Data", "Concatenate examples into full rows (empty = on for pt, off for sft).")
     neat_packing: bool = field(False, "Data", "Pack without attention across examples.")
+    padding_free: bool | None = field(
+        None, "Data", "Lay each batch out as one unpadded row (same loss, no pad compute); empty = on where it "
+        "is cheaper (CPU, flash attention).")
     train_on_prompt: bool = field(False, "Data", "Compute the loss on prompt tokens too.")
     mask_history: bool = field(False, "Data", "Train only the last assistant turn.")
     streaming: bool = field(False, "Data", "Stream the data set instead of loading it whole.")

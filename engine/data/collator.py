@@ -19,13 +19,16 @@ class Collator:
     """Pads input_ids/labels/attention_mask; packed rows keep attention per example when `neat`."""
 
     def __init__(self, pad_token_id: int, neat: bool, attn_implementation: str,
-                 pad_to_multiple_of: int | None = None):
+                 pad_to_multiple_of: int | None = None, padding_free: bool = False):
         self.pad_token_id = pad_token_id
-        self.neat = neat
+        self.neat = neat or padding_free
         self.attn_implementation = attn_implementation
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.padding_free = padding_free
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.padding_free and len(features) > 1 and not any("seq_lens" in f for f in features):
+            features = [flatten(features)]
         longest = max(len(f["input_ids"]) for f in features)
         if self.pad_to_multiple_of:
             longest = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
@@ -52,7 +55,31 @@ def make_collator(config: TrainConfig, tokenizer: Any, attn_implementation: str 
     """The collator for this config; pass the model's `config._attn_implementation` when known."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     attn = attn_implementation or ATTENTION_OF_FLASH_ATTN[config.flash_attn]
-    return Collator(pad if pad is not None else 0, bool(config.neat_packing), attn, pad_to_multiple_of)
+    return Collator(pad if pad is not None else 0, bool(config.neat_packing), attn, pad_to_multiple_of,
+                    padding_free=use_padding_free(config, attn))
+
+
+def use_padding_free(config: TrainConfig, attn_implementation: str) -> bool:
+    """padding_free, or when unset: on with flash attention (varlen) and on the CPU, off for GPU sdpa/eager,
+    whose block masks grow with the square of the whole batch's tokens."""
+    if config.padding_free is not None:
+        return config.padding_free
+    if config.stage not in ("pt", "sft") or config.packing:
+        return False
+    return attn_implementation.startswith("flash_attention") or not torch.cuda.is_available() or config.use_cpu
+
+
+def flatten(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of rows as one row: examples side by side, positions restarting, no label across a boundary."""
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    for i, f in enumerate(features):
+        ids += f["input_ids"]
+        labels += list(f["labels"]) if i == 0 else [IGNORE_INDEX] + list(f["labels"][1:])
+        positions += range(len(f["input_ids"]))
+    return {"input_ids": ids, "labels": labels, "position_ids": positions,
+            "seq_lens": [len(f["input_ids"]) for f in features]}
 
 
 def block_causal_mask(seq_lens: list[list[int]], length: int) -> torch.Tensor:
