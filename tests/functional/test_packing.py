@@ -36,7 +36,7 @@ def test_neat_packing_matches_unpacked_rows(attn, flash_attn):
     examples = {tuple(r["input_ids"]): r for r in unpacked.train}
     rows = list(packed.train)
     batch = make_collator(TrainConfig(neat_packing=True, flash_attn=flash_attn), tok)(rows)
-    plain_batch = make_collator(TrainConfig(), tok)(list(unpacked.train))
+    plain_batch = make_collator(TrainConfig(padding_free=False), tok)(list(unpacked.train))
     with torch.no_grad():
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                     position_ids=batch["position_ids"], labels=batch["labels"])

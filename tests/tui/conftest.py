@@ -1,4 +1,4 @@
-"""Shared set-up for the TUI tests: an isolated home, fixed hardware facts, fake runs."""
+"""Shared set-up for the TUI tests: an isolated home, fixed hardware facts, journal-writing runs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from lmftui.settings import Settings
 
 HERE = Path(__file__).parent
 PROJECT_ROOT = HERE.parent.parent
-FAKE_TRAINER = HERE / "fake_trainer.py"
+JOURNAL_WRITER = HERE / "journal_writer.py"
 
 FIXED_HARDWARE = HardwareInfo(
     gpus=[GpuInfo(index=0, name="NVIDIA RTX 4090", memory_total_gb=24.0, memory_used_gb=1.5,
@@ -70,20 +70,20 @@ def write_journal(run_dir: Path, steps: int, end: str | None = "done", error: di
 
 
 class FakeRun:
-    """A fake trainer process writing a journal and holding the run lock, like a detached run."""
+    """A journal-writing process writing a journal and holding the run lock, like a detached run."""
 
     def __init__(self, run_dir: Path, steps: int = 1000, interval: float = 0.02, fail: bool = False):
         self.run_dir = run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-        args = [sys.executable, str(FAKE_TRAINER), str(run_dir), str(steps), str(interval)] + (["fail"] if fail else [])
+        args = [sys.executable, str(JOURNAL_WRITER), str(run_dir), str(steps), str(interval)] + (["fail"] if fail else [])
         with open(run_dir / "console.log", "ab") as console:
             self.proc = subprocess.Popen(args, stdout=console, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
         deadline = time.monotonic() + 20
         while not is_locked(run_dir) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert is_locked(run_dir), "fake trainer did not start"
+        assert is_locked(run_dir), "journal writer did not start"
 
     def wait(self, timeout: float = 30) -> int:
         return self.proc.wait(timeout)
@@ -96,7 +96,7 @@ class FakeRun:
 
 @pytest.fixture
 def fake_runs():
-    """Start fake runs; they are killed at the end of the test."""
+    """Start journal-writing runs; they are killed at the end of the test."""
     runs: list[FakeRun] = []
 
     def start(run_dir: Path, **kw) -> FakeRun:

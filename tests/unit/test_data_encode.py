@@ -129,7 +129,7 @@ def test_collator_pads_and_builds_block_masks():
     tok = tiny_tokenizer()
     rows = [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7], "position_ids": [0, 1, 0], "seq_lens": [2, 1]},
             {"input_ids": [8], "labels": [8], "position_ids": [0], "seq_lens": [1]}]
-    plain = make_collator(TrainConfig(), tok, pad_to_multiple_of=4)(rows)
+    plain = make_collator(TrainConfig(padding_free=False), tok, pad_to_multiple_of=4)(rows)
     assert plain["input_ids"].tolist() == [[5, 6, 7, tok.pad_token_id], [8] + [tok.pad_token_id] * 3]
     assert plain["labels"][1].tolist() == [8, -100, -100, -100] and plain["attention_mask"].tolist()[1] == [1, 0, 0, 0]
     assert "position_ids" not in plain

@@ -1,6 +1,6 @@
-"""A stand-in trainer process for TUI tests: holds the run lock and writes a journal like the engine's.
+"""A journal writer for TUI reader tests (the real trainer is exercised in test_e2e.py): holds the run lock and writes a journal like the engine's.
 
-Usage: python fake_trainer.py RUN_DIR STEPS INTERVAL_S [error]
+Usage: python journal_writer.py RUN_DIR STEPS INTERVAL_S [error]
 SIGTERM makes it write a checkpoint and `done` with status "stopped", as the real trainer does.
 """
 
@@ -29,7 +29,7 @@ def main(run_dir: Path, steps: int, interval: float, fail: bool = False) -> int:
         journal = EventWriter(run_dir)
         journal.emit("start", stage="sft", model="tiny-llama", max_steps=steps, num_examples=64,
                      plan={"method": "lora"}, estimate_gb=0.1)
-        print("fake trainer started", flush=True)
+        print("journal writer started", flush=True)
         for step in range(1, steps + 1):
             if stop:
                 journal.emit("checkpoint", step=step - 1, path=str(run_dir / f"checkpoint-{step - 1}"))
