@@ -56,7 +56,7 @@ class MonitorScreen(AreaScreen):
     BINDINGS = [
         Binding("s", "stop", "Stop", id="run.stop", tooltip="Ask the run to save a checkpoint and stop."),
         Binding("c", "next_chart", "Chart", id="run.next-chart",
-                tooltip="Cycle the side chart: learning rate, grad norm, throughput, memory."),
+                tooltip="Cycle the side chart: learning rate, grad norm, throughput, memory, the stage's metrics."),
         Binding("l", "log_scale", "Log y", id="run.toggle-log-scale", tooltip="Loss chart on a log scale or not."),
         Binding("m", "smoothing", "Smooth", id="run.cycle-smoothing", tooltip="Cycle the loss smoothing."),
         Binding("a", "attach", "Attach", id="run.attach", tooltip="Pick another run on the runs screen."),
@@ -168,7 +168,7 @@ class MonitorScreen(AreaScreen):
         if h.eval_loss.count:
             curves["eval"] = h.eval_loss.points()
         self.query_one("#loss-chart", MetricChart).show(curves, log_y=settings.log_scale)
-        metric, title = SIDE_CHARTS[self.side]
+        metric, title = self._side_charts()[self.side % len(self._side_charts())]
         side = self.query_one("#side-chart", MetricChart)
         side.title = title
         side.show({title: h.series[metric].points()})
@@ -201,8 +201,12 @@ class MonitorScreen(AreaScreen):
 
         self.app.push_screen(ConfirmModal(f"Stop {run_dir.name}? It saves a checkpoint first."), answered)
 
+    def _side_charts(self) -> list[tuple[str, str]]:
+        """The standard side charts, then the stage's own metrics (DPO rewards, PPO reward and KL…)."""
+        return [*SIDE_CHARTS, *((name, name) for name in self.history.stage_metrics())]
+
     def action_next_chart(self) -> None:
-        self.side = (self.side + 1) % len(SIDE_CHARTS)
+        self.side = (self.side + 1) % len(self._side_charts())
         self._dirty = True
         self._redraw()
 

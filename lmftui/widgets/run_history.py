@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 METRICS = ("loss", "lr", "grad_norm", "tokens_per_s", "mem_gb")
+NOT_CHARTED = frozenset({"type", "time", "step", "max_steps", "epoch", "tokens", "num_tokens", "eta_s", "elapsed_s"})
 
 
 @dataclass
@@ -85,6 +86,9 @@ class RunHistory:
             step = event.get("step", 0)
             for name in METRICS:
                 self.series[name].add(step, _number(event.get(name)))
+            for name, value in event.items():  # a stage's own metrics: rewards/margins, ppo/kl, accuracy…
+                if name not in NOT_CHARTED and name not in METRICS and isinstance(value, (int, float)):
+                    self.series.setdefault(name, Series()).add(step, _number(value))
         elif kind == "eval":
             self.eval_loss.add(event.get("step", 0), _number(event.get("eval_loss")))
             self.messages.append(("eval", f"step {event.get('step')}: eval_loss {event.get('eval_loss')}"))
@@ -99,6 +103,10 @@ class RunHistory:
         elif kind == "done":
             self.done = event
             self.messages.append(("done", f"{event.get('status', 'done')} at step {event.get('step', '?')}"))
+
+    def stage_metrics(self) -> list[str]:
+        """The names of the stage-specific series seen so far, in arrival order."""
+        return [name for name in self.series if name not in METRICS]
 
     @property
     def step(self) -> int:

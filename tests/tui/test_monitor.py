@@ -121,3 +121,14 @@ async def test_monitor_without_run_says_what_to_do(home: Path) -> None:
         assert "No run selected" in str(app.screen.query_one("#run-title").render())
         await pilot.press("s")
         await pilot.pause()
+
+
+def test_stage_metrics_become_charts() -> None:
+    from lmftui.widgets.run_history import RunHistory
+
+    history = RunHistory()
+    history.add({"type": "step", "step": 1, "loss": 0.69, "rewards/margins": 0.1, "rewards/accuracies": 0.5,
+                 "epoch": 0.1, "eta_s": 3.0})
+    history.add({"type": "step", "step": 2, "loss": 0.60, "rewards/margins": 0.4, "rewards/accuracies": 1.0})
+    assert history.stage_metrics() == ["rewards/margins", "rewards/accuracies"]
+    assert history.series["rewards/margins"].points() == ([1, 2], [0.1, 0.4])
