@@ -68,8 +68,8 @@ async def test_type_a_prompt_and_see_the_streamed_answer(stopper):
         screen.query_one("#chat-max", Input).value = "100000"
         prompt.focus()
         await pilot.press(*"Tell me a long story", "enter")
-        assert prompt.disabled and main.busy, "the prompt is locked while answering"
-        await _until(pilot, lambda: len(main._text) > 0 or not main.busy)
+        await _until(pilot, lambda: main.busy and len(main._text) > 0)
+        assert prompt.disabled, "the prompt is locked while answering"
         await pilot.press("escape")
         await _until(pilot, lambda: not prompt.disabled)
         assert str(main.query(".msg-assistant").last().render()).endswith("[stopped]")
