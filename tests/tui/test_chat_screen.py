@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from textual.app import App
 from textual.widgets import Input
 
 from lmftui.screens.chat import ChatPane, ChatScreen, base_model_args
 from tests.functional.test_export_support import build_adapter, build_stopping_model
+from tests.tui.pilot_helpers import Host, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(600)]
 PROMPT = "Hello there!"
@@ -22,21 +22,6 @@ def stopper(tmp_path_factory):
     return model, answer, build_adapter(model, root / "lora")
 
 
-class Host(App):
-    def __init__(self, screen):
-        super().__init__()
-        self._screen = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self._screen)
-
-
-async def _until(pilot, condition, timeout=240.0):
-    for _ in range(int(timeout * 10)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the chat screen")
 
 
 def test_every_binding_has_an_id_and_tooltip():
@@ -50,17 +35,17 @@ async def test_type_a_prompt_and_see_the_streamed_answer(stopper):
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
         prompt = screen.query_one("#chat-prompt", Input)
-        await _until(pilot, lambda: not prompt.disabled)
+        await until(pilot, lambda: not prompt.disabled)
         main = screen.query_one("#pane-main", ChatPane)
         assert "transformers" in str(main.query_one("Label").render())
         prompt.focus()
         await pilot.press(*PROMPT, "enter")
-        await _until(pilot, lambda: not prompt.disabled)
+        await until(pilot, lambda: not prompt.disabled)
         assert main.history == [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": answer}]
         shown = [str(w.render()) for w in main.query(".msg-assistant")]
         assert shown == [answer]
         await pilot.press("ctrl+r")
-        await _until(pilot, lambda: not prompt.disabled and not main.busy)
+        await until(pilot, lambda: not prompt.disabled and not main.busy)
         assert [m["role"] for m in main.history] == ["user", "assistant"] and len(main.query(".msg-assistant")) == 1
         await pilot.press("ctrl+l")
         assert main.history == [] and not main.query(".msg")
@@ -70,13 +55,13 @@ async def test_type_a_prompt_and_see_the_streamed_answer(stopper):
         seen: list[tuple[bool, bool]] = []  # (prompt disabled, pane busy) at every change of the lock
         screen.watch(prompt, "disabled", lambda value: seen.append((value, main.busy)), init=False)
         await pilot.press(*"Tell me a long story", "enter")
-        await _until(pilot, lambda: main.busy or len(main.history) == 2)
+        await until(pilot, lambda: main.busy or len(main.history) == 2)
         assert seen and seen[0] == (True, True), "the prompt is locked while answering"
         if main.busy:  # a tiny model may finish before the key arrives; stopping is also tested headless
             await pilot.press("escape")
-            await _until(pilot, lambda: not prompt.disabled)
+            await until(pilot, lambda: not prompt.disabled)
             assert str(main.query(".msg-assistant").last().render()).endswith("[stopped]")
-        await _until(pilot, lambda: not prompt.disabled)
+        await until(pilot, lambda: not prompt.disabled)
         process = main.process
     await asyncio.sleep(0.5)
     assert process is not None and not process.alive, "leaving the app ends the chat process"
@@ -88,14 +73,14 @@ async def test_side_by_side_sends_the_prompt_to_both_models(stopper):
     app = Host(screen)
     async with app.run_test(size=(140, 36)) as pilot:
         prompt = screen.query_one("#chat-prompt", Input)
-        await _until(pilot, lambda: not prompt.disabled)
+        await until(pilot, lambda: not prompt.disabled)
         await pilot.press("ctrl+b")
         base = screen.query_one("#pane-base", ChatPane)
         assert base.display and prompt.disabled
-        await _until(pilot, lambda: not prompt.disabled)
+        await until(pilot, lambda: not prompt.disabled)
         prompt.focus()
         await pilot.press(*PROMPT, "enter")
-        await _until(pilot, lambda: not prompt.disabled)
+        await until(pilot, lambda: not prompt.disabled)
         main = screen.query_one("#pane-main", ChatPane)
         assert base.history[-1] == {"role": "assistant", "content": answer}, "the base model answers as before"
         assert main.history[-1]["role"] == "assistant" and main.history[0] == base.history[0]

@@ -6,30 +6,15 @@ import importlib.util
 
 import pytest
 import yaml
-from textual.app import App
 from textual.widgets import Checkbox, DataTable, Input, Static
 
 from lmftui.screens.export import SAVED_CONFIG, ExportScreen
 from tests.functional.test_export_support import build_adapter, build_model
+from tests.tui.pilot_helpers import Host, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(600)]
 
 
-class Host(App):
-    def __init__(self, screen):
-        super().__init__()
-        self._screen = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self._screen)
-
-
-async def _until(pilot, condition, timeout=300.0):
-    for _ in range(int(timeout * 10)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the export screen")
 
 
 def test_every_binding_has_an_id_and_tooltip():
@@ -53,7 +38,7 @@ async def test_export_runs_and_shows_each_step(tmp_path):
         steps = ["merge", *(["gguf f16", "check", "ollama"] if gguf else [])]
         assert [str(key.value) for key in table.rows] == steps
         status = screen.query_one("#export-status", Static)
-        await _until(pilot, lambda: "export done" in str(status.render()) or "failed" in str(status.render()))
+        await until(pilot, lambda: "export done" in str(status.render()) or "failed" in str(status.render()))
         assert str(status.render()) == "export done"
         assert all(str(table.get_cell(step, "status")) == "✓ done" for step in steps)
     assert (tmp_path / "out" / "model.safetensors").exists()
