@@ -11,9 +11,8 @@ from engine.config.errors import ConfigError, Problem
 from engine.config.schema import TrainConfig
 
 from .aligned import Unfit
-from .pipeline import DataBundle, split_validation
+from .pipeline import DataBundle, encode_splits
 from .report import DataReport
-from .rows import load_aligned_rows
 from .templates import Template, get_template
 
 
@@ -74,16 +73,8 @@ ENCODERS = {"rm": encode_pair, "dpo": encode_pair, "kto": encode_tagged, "ppo": 
 def build_aligned_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
     """Tokenized train (and eval) examples for rm, dpo, kto, ppo or grpo, with the data report."""
     template = get_template(config, tokenizer)
-    report = DataReport(cutoff_len=config.cutoff_len)
-    train = encode_rows(load_aligned_rows(config, "dataset", report)[0], config, tokenizer, template, report)
-    eval_examples = None
-    if config.eval_dataset:
-        report.eval = DataReport(cutoff_len=config.cutoff_len)
-        rows = load_aligned_rows(config, "eval_dataset", report.eval)[0]
-        eval_examples = encode_rows(rows, config, tokenizer, template, report.eval)
-    elif config.val_size:
-        train, eval_examples = split_validation(train, config.val_size, config.seed)
-        report.notes.append(f"{len(eval_examples)} rows held out for evaluation (val_size={config.val_size:g})")
+    train, eval_examples, report = encode_splits(
+        config, lambda rows, report: encode_rows(rows, config, tokenizer, template, report))
     return DataBundle(train=_to_dataset(train), eval=_to_dataset(eval_examples) if eval_examples else None,
                       report=report, template=template)
 

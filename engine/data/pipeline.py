@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,16 +47,8 @@ def build_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
     cached = _load_cached(config, template)
     if cached is not None:
         return cached
-    report = DataReport(cutoff_len=config.cutoff_len)
-    train = tokenize_rows(load_aligned_rows(config, "dataset", report)[0], config, tokenizer, template, report)
-    eval_examples = None
-    if config.eval_dataset:
-        report.eval = DataReport(cutoff_len=config.cutoff_len)
-        rows = load_aligned_rows(config, "eval_dataset", report.eval)[0]
-        eval_examples = tokenize_rows(rows, config, tokenizer, template, report.eval)
-    elif config.val_size:
-        train, eval_examples = split_validation(train, config.val_size, config.seed)
-        report.notes.append(f"{len(eval_examples)} rows held out for evaluation (val_size={config.val_size:g})")
+    train, eval_examples, report = encode_splits(
+        config, lambda rows, report: tokenize_rows(rows, config, tokenizer, template, report))
     if _packing(config):
         train = pack(train, config)
         report.packed_rows = len(train)
@@ -246,3 +238,18 @@ def _save_cached(config: TrainConfig, bundle: DataBundle) -> None:
         bundle.eval.save_to_disk(str(path / "eval"))
     atomic_write_text(path / "report.json", json.dumps(bundle.report.to_dict(), indent=1))
 
+
+
+def encode_splits(config: TrainConfig, encode: Callable[[list[dict], DataReport], list[dict]]
+                  ) -> tuple[list[dict], list[dict] | None, DataReport]:
+    """Encode the train rows and the eval rows (eval_dataset, or val_size held out), with their reports."""
+    report = DataReport(cutoff_len=config.cutoff_len)
+    train = encode(load_aligned_rows(config, "dataset", report)[0], report)
+    eval_examples = None
+    if config.eval_dataset:
+        report.eval = DataReport(cutoff_len=config.cutoff_len)
+        eval_examples = encode(load_aligned_rows(config, "eval_dataset", report.eval)[0], report.eval)
+    elif config.val_size:
+        train, eval_examples = split_validation(train, config.val_size, config.seed)
+        report.notes.append(f"{len(eval_examples)} rows held out for evaluation (val_size={config.val_size:g})")
+    return train, eval_examples, report
