@@ -79,3 +79,20 @@ def write_dataset_dir(path: Path, rows: int = 32) -> Path:
     }
     (path / "dataset_info.json").write_text(json.dumps(info, indent=2))
     return path
+
+
+def write_llamafactory_like_dir(path: Path) -> Path:
+    """A data folder shaped like LLaMA-Factory's own: good local entries beside hub-only, ModelScope-only,
+    script, missing-file and malformed entries (`tiny_identity`, `tiny_chat`, `tiny_text` train)."""
+    write_dataset_dir(path)
+    info = json.loads((path / "dataset_info.json").read_text())
+    info.update({
+        "ms_only": {"ms_hub_url": "someone/ms-only"},
+        "hub_only": {"hf_hub_url": "someone/hub-only", "formatting": "sharegpt"},
+        "hub_and_ms": {"hf_hub_url": "org/both", "ms_hub_url": "org/both", "om_hub_url": "org/both"},
+        "script_set": {"script_url": "someone_script"},
+        "gone": {"file_name": "gone.json"},
+        "bad_columns": {"file_name": "tiny_identity.json", "columns": {"promt": "instruction"}},
+    })
+    (path / "dataset_info.json").write_text(json.dumps(info, indent=2))
+    return path

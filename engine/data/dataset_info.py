@@ -46,6 +46,7 @@ class DatasetAttr:
     columns: dict[str, str | None] = field(default_factory=dict)
     explicit_columns: frozenset[str] = frozenset()
     tags: dict[str, str | None] = field(default_factory=dict)
+    error: str = ""  # why the entry cannot be used; an error only when a config selects it
 
     def column(self, key: str) -> str | None:
         """The data column holding `key` (prompt, messages, chosen…), or None when unused."""
@@ -62,8 +63,24 @@ class DatasetAttr:
         return bool(self.columns.get("kto_tag"))
 
     @property
+    def usable(self) -> bool:
+        """False for an entry that is broken or names a source lmf-tui cannot read."""
+        return not self.error
+
+    @property
+    def status(self) -> str:
+        """A short mark for lists: '' when the local file is there, 'hub', 'missing file' or 'unusable'."""
+        if self.error:
+            return "unusable"
+        if self.load_from == "hf_hub":
+            return "hub"
+        return "" if Path(self.source).exists() else "missing file"
+
+    @property
     def kind(self) -> str:
         """A short label for lists: ranking, kto, pretrain text or chat (sft)."""
+        if self.error:
+            return "?"
         if self.is_ranking:
             return "ranking"
         if self.has_kto_tag:
@@ -74,6 +91,8 @@ class DatasetAttr:
 
     def fits_stage(self, stage: str) -> bool:
         """Whether this data set can train the given stage (rm/dpo: ranking; kto: kto_tag; pt: text)."""
+        if self.error:
+            return False
         if stage in ("rm", "dpo"):
             return self.is_ranking
         if stage == "kto":
@@ -100,7 +119,12 @@ def data_files(path: Path) -> list[Path]:
 
 
 def read_dataset_info(dataset_dir: str | Path) -> dict[str, DatasetAttr]:
-    """Every entry of `dataset_dir/dataset_info.json`; raises a one-line ConfigError when unreadable."""
+    """Every entry of `dataset_dir/dataset_info.json`, read leniently as LLaMA-Factory does.
+
+    A broken or unsupported entry (ModelScope-only, script_url, bad columns…) comes back with its
+    `error` set instead of failing the file: it is an error only when a config selects it. Raises a
+    one-line ConfigError when the file itself is missing or not a JSON object.
+    """
     path = Path(dataset_dir) / INFO_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -117,7 +141,18 @@ def read_dataset_info(dataset_dir: str | Path) -> dict[str, DatasetAttr]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected an object mapping data set names to entries"
                           " — see LLaMA-Factory's data/README.md")
-    return {name: _parse_entry(path, name, entry) for name, entry in raw.items()}
+    return {name: _lenient_entry(path, name, entry) for name, entry in raw.items()}
+
+
+def _lenient_entry(path: Path, name: str, entry: Any) -> DatasetAttr:
+    try:
+        return _parse_entry(path, name, entry)
+    except ConfigError as exc:
+        source = ""
+        if isinstance(entry, dict):
+            source = str(next((entry[k] for k in ("file_name", "hf_hub_url", "ms_hub_url", "om_hub_url",
+                                                  "script_url") if k in entry), ""))
+        return DatasetAttr(name=name, load_from="invalid", source=source, error=str(exc))
 
 
 def resolve_datasets(config: TrainConfig, which: str = "dataset") -> list[DatasetAttr]:
@@ -136,6 +171,8 @@ def resolve_datasets(config: TrainConfig, which: str = "dataset") -> list[Datase
             fix = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(info)[:12]) or 'none'}"
             raise ConfigError(Problem((which,), f"'{name}' is not in {Path(config.dataset_dir) / INFO_FILE}", fix))
         attr = info[name]
+        if attr.error:
+            raise ConfigError(Problem((which,), attr.error))
         if attr.load_from == "file":
             _check_files(attr, which)
         if not attr.fits_stage(config.stage):

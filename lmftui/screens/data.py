@@ -71,6 +71,16 @@ def preview_samples(raw: dict[str, Any], rows: int = SAMPLE_ROWS) -> SamplesRead
         return SamplesRead(None, "lmf-tui data --json printed no JSON object")
 
 
+def source_label(attr: Any) -> str:
+    """Where an entry's rows come from, marked when they cannot be read here as they are."""
+    if not attr.usable:
+        return "✗ " + attr.error.split(f"entry '{attr.name}': ", 1)[-1]
+    if attr.load_from == "hf_hub":
+        return f"hub: {attr.source}"
+    name = Path(attr.source).name
+    return f"✗ missing: {name}" if attr.status == "missing file" else name
+
+
 class DataScreen(AreaScreen):
     """Choose data sets for the draft config and preview how they are tokenized and masked."""
 
@@ -147,17 +157,20 @@ class DataScreen(AreaScreen):
         stage = self.app.draft.get("stage") or "sft"
         chosen = self._chosen()
         table.clear()
-        fitting = {n: a for n, a in self.entries.items() if a.fits_stage(stage)}
+        fitting = {n: a for n, a in self.entries.items() if a.fits_stage(stage) or not a.usable}
         for name, attr in fitting.items():
-            source = Path(attr.source).name if attr.load_from == "file" else attr.source
-            table.add_row("✓" if name in chosen else "", name, attr.kind, attr.formatting, source, key=name)
+            table.add_row("✓" if name in chosen else "", name, attr.kind, attr.formatting, source_label(attr),
+                          key=name)
         hidden = len(self.entries) - len(fitting)
+        unusable = sum(not a.usable for a in fitting.values())
         error = self.query_one("#data-error", Static)
         if self.entries and not error.has_class("-invalid"):
-            note = f"{hidden} hidden: not for stage {stage}" if hidden else ""
-            if not fitting:
-                note = f"✗ none of the {len(self.entries)} data sets fits stage {stage}"
-            error.update(note)
+            notes = [f"{hidden} hidden: not for stage {stage}"] if hidden else []
+            if unusable:
+                notes.append(f"{unusable} unusable (✗)")
+            if len(fitting) == unusable:
+                notes = [f"✗ none of the {len(self.entries)} data sets fits stage {stage}"]
+            error.update(" · ".join(notes))
 
     def action_toggle(self) -> None:
         table = self.query_one("#datasets", DataTable)
@@ -165,6 +178,10 @@ class DataScreen(AreaScreen):
             return
         name = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         chosen = self._chosen()
+        attr = self.entries.get(name)
+        if name not in chosen and attr is not None and not attr.usable:
+            self.app.show_error(attr.error, "Cannot use this data set")
+            return
         chosen = [n for n in chosen if n != name] if name in chosen else chosen + [name]
         self.app.update_draft(dataset=",".join(chosen) or None,
                               dataset_dir=self.query_one("#dataset-dir", Input).value.strip() or "data")

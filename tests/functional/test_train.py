@@ -123,6 +123,17 @@ ddp_timeout: 180000000
     assert done["status"] == "done" and done["step"] == 4
 
 
+def test_llamafactory_shaped_folder_trains_one_good_entry(tiny_model_dir, tmp_path):
+    from tests.tiny import write_llamafactory_like_dir
+
+    data = write_llamafactory_like_dir(tmp_path / "data")
+    out = tmp_path / "run"
+    done = run_training(tiny_config(tiny_model_dir, data, out, dataset="tiny_chat", max_steps=2))
+    assert done["status"] == "done"
+    with pytest.raises(ConfigError, match="entry 'ms_only': ModelScope"):
+        run_training(tiny_config(tiny_model_dir, data, tmp_path / "bad", dataset="tiny_chat,ms_only", max_steps=2))
+
+
 def test_use_unsloth_without_cuda_is_a_one_line_error(tiny_model_dir, tiny_data_dir, tmp_path):
     with pytest.raises(ConfigError, match="use_unsloth: unsloth runs on CUDA GPUs only"):
         run_training(tiny_config(tiny_model_dir, tiny_data_dir, tmp_path / "u", use_unsloth=True))

@@ -51,6 +51,28 @@ async def test_data_sets_filtered_by_stage_and_chosen(home: Path) -> None:
         assert [table.get_row_at(i)[1] for i in range(table.row_count)] == ["tiny_pairs"]
 
 
+async def test_llamafactory_shaped_folder_is_listed_with_marks(home: Path) -> None:
+    from tests.tiny import write_llamafactory_like_dir
+
+    data = write_llamafactory_like_dir(home / "lf-data")
+    app = make_app(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_data(app, pilot, dataset_dir=str(data), stage="sft")
+        table = screen.query_one("#datasets")
+        rows = {table.get_row_at(i)[1]: table.get_row_at(i) for i in range(table.row_count)}
+        assert {"tiny_identity", "tiny_chat", "hub_only", "gone", "ms_only", "script_set"} <= set(rows)
+        assert rows["hub_only"][4] == "hub: someone/hub-only" and rows["gone"][4] == "✗ missing: gone.json"
+        assert rows["ms_only"][4].startswith("✗ ModelScope") and rows["tiny_chat"][4] == "tiny_chat.json"
+        note = str(screen.query_one("#data-error").render())
+        assert "3 unusable" in note and not screen.query_one("#data-error").has_class("-invalid")
+        table.focus()
+        table.move_cursor(row=list(rows).index("ms_only"))
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.draft.get("dataset") is None
+        assert "ModelScope" in str(app.screen.query_one("#error-message").render())
+
+
 @pytest.mark.parametrize("content, expected", [
     (None, "no such file"),
     ("{not json", "not valid JSON"),

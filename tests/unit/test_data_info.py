@@ -9,6 +9,7 @@ import pytest
 
 from engine.config import ConfigError, TrainConfig
 from engine.data.dataset_info import read_dataset_info, resolve_datasets
+from tests.tiny import write_llamafactory_like_dir
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
 
@@ -74,11 +75,29 @@ def test_missing_and_malformed_info(tmp_path):
     ({"file_name": "a.json", "columns": {"promt": "q"}}, "column key 'promt' is unknown"),
     ({"file_name": "a.json", "num_samples": 0}, "num_samples"),
     ({"columns": {}}, "needs file_name or hf_hub_url"),
+    ("a.json", "should be an object"),
 ])
-def test_bad_entries(tmp_path, entry, words):
-    (tmp_path / "dataset_info.json").write_text(json.dumps({"x": entry}))
-    with pytest.raises(ConfigError, match=words):
-        read_dataset_info(tmp_path)
+def test_bad_entries_fail_only_when_selected(tmp_path, entry, words):
+    (tmp_path / "a.json").write_text('[{"instruction": "q", "output": "a"}]')
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"x": entry, "good": {"file_name": "a.json"}}))
+    info = read_dataset_info(tmp_path)
+    assert not info["x"].usable and words in info["x"].error and info["x"].status == "unusable"
+    assert info["good"].usable and info["good"].status == ""
+    assert [a.name for a in resolve_datasets(TrainConfig(dataset_dir=str(tmp_path), dataset="good"))] == ["good"]
+    with pytest.raises(ConfigError) as err:
+        resolve_datasets(TrainConfig(dataset_dir=str(tmp_path), dataset="good,x"))
+    assert words in str(err.value) and "entry 'x'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_llamafactory_shaped_folder_lists_every_entry(tmp_path):
+    folder = write_llamafactory_like_dir(tmp_path)
+    info = read_dataset_info(folder)
+    assert {n: a.status for n, a in info.items() if a.status} == {
+        "ms_only": "unusable", "script_set": "unusable", "hub_only": "hub", "hub_and_ms": "hub",
+        "gone": "missing file", "bad_columns": "unusable"}
+    assert info["hub_and_ms"].source == "org/both"  # the hub entry wins over ModelScope, as in LLaMA-Factory
+    with pytest.raises(ConfigError, match="'gone': file .*gone.json does not exist"):
+        resolve_datasets(TrainConfig(dataset_dir=str(folder), dataset="gone"))
 
 
 def test_import_is_light():
