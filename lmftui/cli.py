@@ -10,6 +10,22 @@ from . import __version__
 from .commands import COMMANDS
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """A sub-command parser that takes options anywhere, as `llamafactory-cli train X.yaml key=value` users
+    expect: `lmf-tui train X.yaml --dry-run key=value` gives the override to the config, not an error."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:  # parse_known_intermixed_args calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     """The argument parser with every sub-command module that is present."""
     parser = argparse.ArgumentParser(
@@ -18,7 +34,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     )
     parser.add_argument("--version", action="version", version=f"lmf-tui {__version__}")
     parser.add_argument("--runs-dir", help="runs folder (default: $LMF_TUI_RUNS or the user data dir)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IntermixedParser)
     modules = {}
     for name in COMMANDS:
         try:
