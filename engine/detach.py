@@ -9,16 +9,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig, save_config
+from .process import child_env, engine_command
 from .rundir import CONFIG_FILE, CONSOLE_FILE, RunLocked, holder_pid, is_locked
 
 
-def start_detached(config: TrainConfig, extra_env: dict[str, str] | None = None) -> Path:
-    """Write the config into its output_dir and start `lmf-tui train` there in a new session."""
+def start_detached(config: TrainConfig) -> Path:
+    """Write the config into its output_dir and start `python -m engine train` there in a new session."""
     if not config.output_dir:
         raise ConfigError("output_dir: is required — set the folder where the run is written")
     run_dir = Path(config.output_dir).resolve()
@@ -28,12 +28,11 @@ def start_detached(config: TrainConfig, extra_env: dict[str, str] | None = None)
     run_dir.mkdir(parents=True, exist_ok=True)
     config = config.model_copy(update={"output_dir": str(run_dir)})
     config_path = save_config(config, run_dir / CONFIG_FILE)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     with open(run_dir / CONSOLE_FILE, "ab") as console:
         subprocess.Popen(
-            [sys.executable, "-m", "lmftui.cli", "train", str(config_path)],
+            engine_command("train", str(config_path)),
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env=env, cwd=os.getcwd(),
+            start_new_session=True, close_fds=True, env=child_env(), cwd=os.getcwd(),
         )
     return run_dir
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
-import os
 import re
 from functools import partial
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +56,9 @@ AREA_SCREENS = {"home": "home.HomeScreen", "model": "model.ModelScreen", "config
 
 
 def make_area_screen(area: str) -> Screen:
-    """The screen of an area, its module imported on first use; a placeholder while chat/export are missing."""
+    """The screen of an area, its module imported on first use."""
     module_name, class_name = AREA_SCREENS[area].rsplit(".", 1)
-    module = f"lmftui.screens.{module_name}"
-    if find_spec(module) is None:
-        from .screens.placeholder import PlaceholderScreen
-
-        return PlaceholderScreen(area)
-    return getattr(importlib.import_module(module), class_name)()
+    return getattr(importlib.import_module(f"lmftui.screens.{module_name}"), class_name)()
 
 
 class LmfApp(App[None]):
@@ -116,8 +109,6 @@ class LmfApp(App[None]):
                 self.save_settings(linger_notice_shown=True)
 
     def _detect_hardware(self) -> Any:
-        if find_spec("engine.hardware") is None:
-            return None
         from engine.hardware import detect_hardware
 
         return detect_hardware()
@@ -161,8 +152,7 @@ class LmfApp(App[None]):
             raw["output_dir"] = str(self.new_output_dir(raw))
         try:
             config = parse_config(raw, "train")
-            path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-            run_dir = start_detached(config, extra_env={"PYTHONPATH": path})
+            run_dir = start_detached(config)
         except (ConfigError, RunLocked, OSError) as exc:
             self.show_error(str(exc), "Cannot start the run")
             return None

@@ -1,27 +1,26 @@
-"""The app's side of `lmf-tui chat SOURCE --jsonl`: a subprocess that holds the model (no torch here)."""
+"""The app's side of `python -m engine chat SOURCE --jsonl`: a subprocess that holds the model (no torch here)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
+
+from ..process import child_env, engine_command
 
 
 class ChatProcess:
     """Starts the chat server, sends it requests and reads its JSON lines (`ready`, `token`, `done`, `error`)."""
 
-    def __init__(self, args: list[str], python: str = sys.executable):
+    def __init__(self, args: list[str]):
         self.args = list(args)
-        self.python = python
         self.proc: subprocess.Popen | None = None
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
 
     def start(self) -> "ChatProcess":
-        env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+        env = child_env({"TOKENIZERS_PARALLELISM": "false"})
         self.proc = subprocess.Popen(
-            [self.python, "-m", "lmftui.cli", "chat", *self.args, "--jsonl"], stdin=subprocess.PIPE,
+            engine_command("chat", *self.args, "--jsonl"), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._stderr, text=True, encoding="utf-8", bufsize=1, env=env)
         return self
 

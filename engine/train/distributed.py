@@ -19,7 +19,7 @@ def under_launcher() -> bool:
 
 
 def torchrun_command(argv: list[str], gpus: int) -> list[str]:
-    """The command that re-runs `lmf-tui train ...` with one process per GPU (multi-node from env)."""
+    """The command that re-runs `python -m engine train ...` with one process per GPU (multi-node from env)."""
     torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
     nodes = os.environ.get("NNODES", "1")
     cmd = [*torchrun.split(), f"--nproc_per_node={os.environ.get('NPROC_PER_NODE', gpus)}", f"--nnodes={nodes}"]
@@ -27,7 +27,7 @@ def torchrun_command(argv: list[str], gpus: int) -> list[str]:
         cmd += [f"--node_rank={os.environ.get('NODE_RANK', '0')}",
                 f"--master_addr={os.environ.get('MASTER_ADDR', '127.0.0.1')}",
                 f"--master_port={os.environ.get('MASTER_PORT', '29500')}"]
-    return [*cmd, "-m", "lmftui.cli", *argv]
+    return [*cmd, "-m", "engine", *argv]
 
 
 class NullEvents:

@@ -1,3 +1,10 @@
-"""One module per `lmf-tui` sub-command; each has `add_parser(subparsers)` and `run(args) -> int`."""
+"""The `lmf-tui` sub-commands: the engine's own (train, data, export, chat: `engine.commands`) and the app's.
 
-COMMANDS = ("train", "data", "runs", "attach", "env", "suggest", "export", "chat", "bench")
+Each module has `add_parser(subparsers)` and `run(args) -> int`.
+"""
+
+COMMANDS = {
+    "train": "engine.commands.train", "data": "engine.commands.data", "runs": "lmftui.commands.runs",
+    "attach": "lmftui.commands.attach", "env": "lmftui.commands.env", "suggest": "lmftui.commands.suggest",
+    "export": "engine.commands.export", "chat": "engine.commands.chat", "bench": "lmftui.commands.bench",
+}

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from engine.events import EVENTS_FILE, iter_events
 from engine.rundir import CONSOLE_FILE, run_info, runs_root
-
-from .common import fail
+from engine.commands.common import fail
 
 LOG_LINES = 10
 

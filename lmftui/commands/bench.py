@@ -11,8 +11,7 @@ import tempfile
 from pathlib import Path
 
 from engine.config import ConfigError
-
-from .common import fail
+from engine.commands.common import fail
 
 BASELINE_TOOL = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "llamafactory-baseline"
 
@@ -29,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .train import resolve_config
+    from engine.commands.train import resolve_config
 
     try:
         config = resolve_config(args.config, args.overrides)

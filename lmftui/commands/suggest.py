@@ -7,8 +7,7 @@ import json
 
 from engine.config import ConfigError
 from engine.sizing import Suggestion, reference_row, suggest
-
-from .common import fail
+from engine.commands.common import fail
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

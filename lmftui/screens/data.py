@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,11 +16,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from engine.config import ConfigError, dump_yaml
+from engine.process import child_env, engine_command
 
 from ..widgets.sample_view import SampleView
 from .base import AreaScreen
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ROWS = 5
 PREVIEW_TIMEOUT_S = 600
 
@@ -50,15 +48,13 @@ def read_datasets(dataset_dir: str) -> DatasetsRead:
 
 
 def preview_samples(raw: dict[str, Any], rows: int = SAMPLE_ROWS) -> SamplesRead:
-    """Run `lmf-tui data CONFIG --json --rows N` in a subprocess (tokenizers stay out of the app)."""
+    """Run `python -m engine data CONFIG --json --rows N` in a subprocess (tokenizers stay out of the app)."""
     with tempfile.TemporaryDirectory(prefix="lmf-tui-data-") as tmp:
         config = Path(tmp) / "config.yaml"
         config.write_text(dump_yaml(raw), encoding="utf-8")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT),
-                                                                         os.environ.get("PYTHONPATH")) if p)}
         try:
-            done = subprocess.run([sys.executable, "-m", "lmftui.cli", "data", str(config), "--json",
-                                   "--rows", str(rows)], capture_output=True, text=True, env=env,
+            done = subprocess.run(engine_command("data", str(config), "--json", "--rows", str(rows)),
+                                  capture_output=True, text=True, env=child_env(),
                                   timeout=PREVIEW_TIMEOUT_S, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return SamplesRead(None, f"lmf-tui data took over {PREVIEW_TIMEOUT_S}s — lower max_samples")

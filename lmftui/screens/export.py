@@ -1,13 +1,11 @@
-"""Export: merge the adapter, write GGUF files and a Modelfile by running `lmf-tui export --progress-jsonl`
+"""Export: merge the adapter, write GGUF files and a Modelfile by running `python -m engine export --progress-jsonl`
 in a subprocess (the app never loads torch) and showing each step as its JSON lines arrive."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -22,6 +20,7 @@ from textual.widgets import Checkbox, DataTable, Input, RichLog, Static
 
 from engine.config import ConfigError, atomic_write_text, dump_yaml, parse_config, read_yaml
 from engine.export.pipeline import plan_export
+from engine.process import child_env, engine_command
 from engine.rundir import CONFIG_FILE
 
 from .base import AreaScreen
@@ -159,9 +158,9 @@ class ExportScreen(AreaScreen):
         self.query_one("#export-log", RichLog).write(f"$ lmf-tui export {yaml_path} --progress-jsonl")
         stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lmftui.cli", "export", str(yaml_path), "--progress-jsonl"],
+            engine_command("export", str(yaml_path), "--progress-jsonl"),
             stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            env=child_env())
         threading.Thread(target=self._read_lines, args=(self.proc, stderr), daemon=True).start()
         self._status(f"exporting to {plan.export_dir} … (escape cancels)")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -101,7 +100,6 @@ def test_sample_rendering_highlights_trained_tokens() -> None:
     assert "2 of 9 rows longer than cutoff_len 64 are truncated" in stats and "max 90" in stats
 
 
-@pytest.mark.skipif(find_spec("lmftui.commands.data") is None, reason="`lmf-tui data` is not written yet")
 @pytest.mark.slow
 async def test_sample_preview_runs_the_data_command(home: Path, tiny_model_dir: Path, tiny_data_dir: Path) -> None:
     app = make_app(home)

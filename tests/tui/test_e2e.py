@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,7 @@ from lmftui.screens.monitor import MonitorScreen
 
 from .conftest import make_app, wait_for
 
-pytestmark = [
-    pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(600),
-    pytest.mark.skipif(find_spec("engine.train") is None, reason="the trainer (engine.train) is not installed yet"),
-]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 async def test_start_quit_reattach_stop(home: Path, tiny_model_dir: Path, tiny_data_dir: Path) -> None:

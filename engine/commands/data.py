@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from engine.config import ConfigError, Problem, TrainConfig
+from engine.config import ConfigError
 
 from .common import fail
 
@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        from engine.data.preview import inspect_data
+
         from .train import resolve_config
 
         config = resolve_config(args.config, args.overrides)
@@ -64,61 +66,6 @@ def stdout_to_stderr() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def load_tokenizer(config: TrainConfig) -> Any:
-    """The config's tokenizer, loaded as training loads it."""
-    from engine.models import load_tokenizer as load
-
-    return load(config)
-
-
-def inspect_data(config: TrainConfig, rows: int) -> dict[str, Any]:
-    """The data report and `rows` samples split into trained and untrained text segments."""
-    for key in ("model_name_or_path", "dataset"):
-        if not getattr(config, key):
-            raise ConfigError(Problem((key,), "is required", "set it in the config or as key=value"))
-    from engine.data.pipeline import build_datasets, encode_row, stage_template
-    from engine.data.rows import load_aligned_rows
-
-    tokenizer = load_tokenizer(config)
-    config = config.model_copy(update={"tokenized_path": None, "streaming": False})  # a preview reads afresh
-    if config.stage in ("pt", "sft"):
-        bundle = build_datasets(config, tokenizer)
-        report, template = bundle.report, bundle.template
-    else:  # preference stages: normalised rows; samples show the chosen answer
-        template = stage_template(config, tokenizer)
-        report = load_aligned_rows(config)[1]
-    head = load_aligned_rows(config.model_copy(update={"max_samples": rows or 1}))[0][:rows]
-    samples = []
-    for row in head:
-        try:
-            example, truncated = encode_row(row, config, tokenizer, template)
-        except Exception as exc:  # noqa: BLE001 - a sample that cannot be shown says why
-            samples.append({"dataset": row.get("dataset"), "error": str(exc), "segments": []})
-            continue
-        samples.append({"dataset": row.get("dataset"), "length": len(example["input_ids"]),
-                        "trained_tokens": sum(label != -100 for label in example["labels"]),
-                        "truncated": truncated, "segments": segments(tokenizer, example)})
-    return {"report": report.to_dict(), "template": template.name, "stop_words": template.stop_words,
-            "samples": samples}
-
-
-def segments(tokenizer: Any, example: dict) -> list[dict[str, Any]]:
-    """The example's text in runs of trained / untrained tokens."""
-    out: list[dict[str, Any]] = []
-    run: list[int] = []
-    state = None
-    for token, label in zip(example["input_ids"], example["labels"], strict=True):
-        trained = label != -100
-        if state is not None and trained != state:
-            out.append({"text": tokenizer.decode(run), "trained": state})
-            run = []
-        run.append(token)
-        state = trained
-    if run:
-        out.append({"text": tokenizer.decode(run), "trained": state})
-    return out
 
 
 def format_result(result: dict[str, Any], color: bool = False) -> str:

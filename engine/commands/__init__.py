@@ -1,0 +1,51 @@
+"""The engine's sub-commands; each module has `add_parser(subparsers)` and `run(args) -> int`.
+
+`python -m engine COMMAND ...` runs them on their own (every child process the app or the engine starts);
+`lmf-tui` puts the app's commands beside them and parses both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from types import ModuleType
+
+COMMANDS = ("train", "data", "export", "chat")
+
+
+class IntermixedParser(argparse.ArgumentParser):
+    """A sub-command parser that takes options anywhere, as `llamafactory-cli train X.yaml key=value` users
+    expect: `lmf-tui train X.yaml --dry-run key=value` gives the override to the config, not an error."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:  # parse_known_intermixed_args calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
+def command_module(name: str) -> ModuleType:
+    """The module of an engine sub-command."""
+    return importlib.import_module(f"engine.commands.{name}")
+
+
+def build_parser(prog: str = "python -m engine") -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    """The engine's own argument parser and its sub-command modules by name."""
+    parser = argparse.ArgumentParser(prog=prog, description="The lmf-tui engine, headless.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=IntermixedParser)
+    modules = {name: command_module(name) for name in COMMANDS}
+    for module in modules.values():
+        module.add_parser(sub)
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the engine sub-command."""
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    return int(modules[args.command].run(args) or 0)
