@@ -1,7 +1,8 @@
 """The run journal: JSON lines appended by the engine and tailed by the TUI (no torch here).
 
-Each line is one object with `type` (start, step, eval, checkpoint, log, warning, error, done) and
-`time` (Unix seconds). Readers tail by byte offset and never re-read what they have seen.
+Each line is one object with `type` (start, step, eval, predict, checkpoint, log, warning, error, done)
+and `time` (Unix seconds); `predict` reports generation progress (rows_done/rows_total) and, last, its
+metrics. Readers skip types they do not know. Readers tail by byte offset and never re-read what they have seen.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 EVENTS_FILE = "events.jsonl"
-EVENT_TYPES = ("start", "step", "eval", "checkpoint", "log", "warning", "error", "done")
+EVENT_TYPES = ("start", "step", "eval", "predict", "checkpoint", "log", "warning", "error", "done")
 
 
 class EventWriter:

@@ -40,7 +40,7 @@ UNSUPPORTED = {
     "MoE aux loss": ("moe_aux_loss_coef",),
 }
 # Keys LLaMA-Factory writes that change nothing here; accepted and dropped.
-IGNORED = {"print_param_status", "compute_accuracy", "disable_shuffling", "upcast_layernorm",
+IGNORED = {"print_param_status", "disable_shuffling", "upcast_layernorm",
            "upcast_lmhead_output", "use_fast_tokenizer", "resize_vocab", "split_special_tokens", "new_special_tokens",
            "low_cpu_mem_usage", "offload_folder", "use_cache", "hf_hub_token", "ms_hub_token", "om_hub_token",
            "use_reentrant_gc", "include_num_input_tokens_seen", "include_tokens_per_second", "save_safetensors",

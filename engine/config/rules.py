@@ -169,18 +169,29 @@ def _best_model_needs_eval(c: TrainConfig) -> Problem | None:
 
 @rule
 def _predict_needs_eval_dataset(c: TrainConfig) -> Problem | None:
-    if c.do_predict and not c.eval_dataset:
-        return Problem(("do_predict", "eval_dataset"), "prediction runs on eval_dataset", "name an eval_dataset")
+    if (c.do_predict or c.do_eval) and not (c.eval_dataset or c.val_size):
+        key = "do_predict" if c.do_predict else "do_eval"
+        return Problem((key, "eval_dataset", "val_size"), "evaluation and prediction run on evaluation rows",
+                       "name an eval_dataset, or hold out rows of dataset with val_size")
 
 
 @rule
 def _generate_only_sft(c: TrainConfig) -> Problem | None:
-    if c.predict_with_generate and c.stage != "sft":
-        return Problem(("predict_with_generate", "stage"), "generation applies to sft only",
-                       "turn predict_with_generate off")
-    if c.predict_with_generate and c.do_train:
-        return Problem(("predict_with_generate", "do_train"), "generation is for evaluation, not training",
-                       "set do_train: false to predict")
+    if c.stage != "sft" and (c.predict_with_generate or c.do_predict or c.compute_accuracy):
+        key = "predict_with_generate" if c.predict_with_generate else "do_predict" if c.do_predict else \
+            "compute_accuracy"
+        return Problem((key, "stage"), "generation, prediction and token accuracy apply to sft only",
+                       f"turn {key} off, or set stage: sft")
+    if c.do_predict and not c.predict_with_generate:
+        return Problem(("do_predict", "predict_with_generate"), "predictions are generated text",
+                       "set predict_with_generate: true")
+    if c.predict_with_generate and c.compute_accuracy:
+        return Problem(("predict_with_generate", "compute_accuracy"), "cannot both be set (as in LLaMA-Factory)",
+                       "use compute_accuracy for teacher-forced token accuracy, or predict_with_generate for "
+                       "BLEU/ROUGE of generated text")
+    if c.predict_with_generate and c.eval_strategy != "no":
+        return Problem(("predict_with_generate", "eval_strategy"), "evaluation during training does not generate",
+                       "set eval_strategy: no (do_eval/do_predict generate after training)")
 
 
 @rule

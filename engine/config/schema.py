@@ -179,11 +179,14 @@ class TrainConfig(BaseModel):
 
     # --- Evaluation ----------------------------------------------------------------------------
     do_eval: bool = field(False, "Evaluation", "Evaluate after training.")
-    do_predict: bool = field(False, "Evaluation", "Generate predictions on eval_dataset.")
+    do_predict: bool = field(
+        False, "Evaluation", "Write generated_predictions.jsonl and predict_results.json for the evaluation rows.")
     eval_strategy: Literal["no", "steps", "epoch"] = field("no", "Evaluation", "When to evaluate: no, steps, epoch.")
     eval_steps: int | None = field(None, "Evaluation", "Evaluate every N steps (default: logging_steps).", ge=1)
     per_device_eval_batch_size: int = field(8, "Evaluation", "Rows per device when evaluating.", ge=1)
-    predict_with_generate: bool = field(False, "Evaluation", "Generate text when predicting.")
+    predict_with_generate: bool = field(
+        False, "Evaluation", "Generate answers and score them (BLEU-4, ROUGE) for do_predict and do_eval.")
+    compute_accuracy: bool = field(False, "Evaluation", "Also report token accuracy when evaluating (sft).")
     load_best_model_at_end: bool = field(False, "Evaluation", "Keep the best checkpoint at the end.")
     metric_for_best_model: str | None = field(None, "Evaluation", "Metric that picks the best checkpoint.")
 

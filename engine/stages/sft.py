@@ -21,8 +21,15 @@ def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
 def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: TrainingArguments) -> Trainer:
     """LmfTrainer on the method-wrapped model, counting real tokens."""
     model = apply_method(load_model(config, for_training=True), config)
+    accuracy: dict[str, Any] = {}
+    if config.compute_accuracy:  # token accuracy per padded row, as LLaMA-Factory computes it
+        from ..evaluate.metrics import argmax_logits, compute_accuracy
+
+        padded = config.model_copy(update={"padding_free": False})
+        accuracy = dict(compute_metrics=compute_accuracy, preprocess_logits_for_metrics=argmax_logits,
+                        eval_collator=counting_collator(make_collator(padded, tokenizer, attn_implementation(config))))
     return LmfTrainer(
         model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
-        processing_class=tokenizer, lmf_config=config,
+        processing_class=tokenizer, lmf_config=config, **accuracy,
     )

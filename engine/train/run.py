@@ -93,6 +93,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     say = echo or (lambda line: None)
     if is_main_process():
         save_config(config, run_dir / CONFIG_FILE)
+    if not config.do_train:
+        from ..evaluate.jobs import run_without_training
+
+        return run_without_training(config, run_dir, events, echo)
     t_start = time.time()
     stage = stage_module(config.stage)
     if config.use_unsloth:
@@ -143,8 +147,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
                    padding_share=round(1 - tokens / padded, 4) if padded else None,
                    peak_memory_gb=round(peak_memory_gb(), 3))
     trainer.save_metrics("train", {k: v for k, v in metrics.items() if v is not None})
-    if config.do_eval and data.eval is not None:
-        trainer.save_metrics("eval", trainer.evaluate())
+    if config.do_eval or config.do_predict:
+        from ..evaluate.jobs import evaluate_and_predict
+
+        metrics.update(evaluate_and_predict(config, run_dir, events, echo, trainer.model, tokenizer,
+                                            getattr(data, "template", None), trainer))
     status = "stopped" if stop.requested else "done"
     done = events.emit("done", status=status, step=trainer.state.global_step, max_steps=trainer.state.max_steps,
                        train_loss=metrics.get("train_loss"), runtime_s=round(runtime, 2), output=str(run_dir),

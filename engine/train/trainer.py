@@ -24,12 +24,24 @@ def counting_collator(collate: Callable[[list[dict]], dict[str, Any]]) -> Callab
 
 
 class LmfTrainer(Trainer):
-    """Counts real tokens into `state.num_input_tokens_seen` (saved in checkpoints) and builds LoRA+."""
+    """Counts real tokens into `state.num_input_tokens_seen` (saved in checkpoints), builds LoRA+, and can
+    evaluate with its own collator."""
 
-    def __init__(self, *args: Any, lmf_config: TrainConfig, **kwargs: Any):
+    def __init__(self, *args: Any, lmf_config: TrainConfig, eval_collator: Callable | None = None, **kwargs: Any):
         self.lmf_config = lmf_config
         self.padded_tokens = 0
+        self.eval_collator = eval_collator
         super().__init__(*args, **kwargs)
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        """Evaluation batches from `eval_collator` when given (padded rows, so accuracy is per row)."""
+        if self.eval_collator is None:
+            return super().get_eval_dataloader(eval_dataset)
+        train_collator, self.data_collator = self.data_collator, self.eval_collator
+        try:
+            return super().get_eval_dataloader(eval_dataset)
+        finally:
+            self.data_collator = train_collator
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         real = inputs.pop(REAL_TOKENS, None)

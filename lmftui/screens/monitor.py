@@ -28,7 +28,7 @@ SIDE_CHARTS = (("lr", "learning rate"), ("grad_norm", "grad norm"), ("tokens_per
 SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.97)
 EVENTS_PER_BATCH = 5000
 POLL_S = 0.25
-JOURNAL_LINES = ("warning", "checkpoint", "eval", "error", "done")  # shown in the log beside console.log
+JOURNAL_LINES = ("warning", "checkpoint", "eval", "predict", "error", "done")  # shown in the log beside console.log
 
 
 class JournalGrew(Message):

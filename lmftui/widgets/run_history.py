@@ -92,6 +92,8 @@ class RunHistory:
         elif kind == "eval":
             self.eval_loss.add(event.get("step", 0), _number(event.get("eval_loss")))
             self.messages.append(("eval", f"step {event.get('step')}: eval_loss {event.get('eval_loss')}"))
+        elif kind == "predict":
+            self.messages.append(("predict", _predict_text(event)))
         elif kind == "checkpoint":
             self.checkpoints.append(event.get("step", 0))
             self.messages.append(("checkpoint", f"saved {event.get('path', '')}"))
@@ -172,3 +174,13 @@ class ConsoleTail:
         lines = (self._pending + chunk).split(b"\n")
         self._pending = lines.pop()
         return [line.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1] for line in lines]
+
+
+def _predict_text(event: dict[str, Any]) -> str:
+    """`predict: 8/16 answers` while generating; the scores at the end."""
+    split = event.get("split", "predict")
+    metrics = event.get("metrics")
+    if isinstance(metrics, dict):
+        return f"{split}: " + ", ".join(f"{k.removeprefix(split + '_')} {v:.2f}" for k, v in metrics.items()
+                                        if isinstance(v, (int, float)) and not k.endswith("per_second"))
+    return f"{split}: {event.get('rows_done', '?')}/{event.get('rows_total', '?')} answers"
