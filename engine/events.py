@@ -1,18 +1,20 @@
 """The run journal: JSON lines appended by the engine and tailed by the TUI (no torch here).
 
-Each line is one object with `type` (start, step, eval, predict, checkpoint, log, warning, error, done)
-and `time` (Unix seconds); `predict` reports generation progress (rows_done/rows_total) and, last, its
-metrics. Readers skip types they do not know. Readers tail by byte offset and never re-read what they have seen.
+Each line is one record of the wire format (`engine.wire`) with `type` (start, step, eval, predict,
+checkpoint, log, warning, error, done) and `time` (Unix seconds); `predict` reports generation progress
+(rows_done/rows_total) and, last, its metrics. Readers skip types they do not know. Readers tail by byte
+offset and never re-read what they have seen.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+from .wire import decode, encode
 
 EVENTS_FILE = "events.jsonl"
 EVENT_TYPES = ("start", "step", "eval", "predict", "checkpoint", "log", "warning", "error", "done")
@@ -30,7 +32,7 @@ class EventWriter:
         """Write one event; `fields` must be JSON-serialisable (non-finite floats become null)."""
         assert type in EVENT_TYPES, type
         event = {"type": type, "time": round(time.time(), 3), **fields}
-        self._fh.write(json.dumps(_finite(event), ensure_ascii=False) + "\n")
+        self._fh.write(encode(**event) + "\n")
         self._fh.flush()
         if type in ("checkpoint", "error", "done"):
             os.fsync(self._fh.fileno())
@@ -60,7 +62,7 @@ class EventTail:
         data = self._pending + chunk
         lines = data.split(b"\n")
         self._pending = lines.pop()
-        return [event for line in lines if (event := _parse(line)) is not None]
+        return [event for line in lines if (event := decode(line)) is not None]
 
 
 def read_events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -74,26 +76,6 @@ def iter_events(run_dir: str | os.PathLike) -> Iterator[dict[str, Any]]:
     if path.exists():
         with open(path, "rb") as fh:
             for line in fh:
-                if line.endswith(b"\n") and (event := _parse(line)) is not None:
+                if line.endswith(b"\n") and (event := decode(line)) is not None:
                     yield event
 
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        event = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return event if isinstance(event, dict) and "type" in event else None
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

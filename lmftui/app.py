@@ -108,6 +108,12 @@ class LmfApp(App[None]):
                 self.notify(notice, title="Runs may die at logout", severity="warning", timeout=20)
                 self.save_settings(linger_notice_shown=True)
 
+    def on_unmount(self) -> None:
+        """Attached helpers (chat servers, an export, a data preview) end with the app; runs do not."""
+        from engine.process import cancel_attached
+
+        cancel_attached()
+
     def _detect_hardware(self) -> Any:
         from engine.hardware import detect_hardware
 

@@ -41,10 +41,10 @@ class Answer:
                 on_piece(piece)
         except Exception as exc:  # reported to the caller as one line, the process keeps serving
             self.finished.set()
-            on_done({"done": True, "reason": "error", "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+            on_done({"reason": "error", "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
                      "text": "".join(pieces), "pieces": len(pieces)})
             return
         reason = "stopped" if self.stop_event.is_set() else "end"
         self.finished.set()
-        on_done({"done": True, "reason": reason, "text": "".join(pieces), "pieces": len(pieces),
+        on_done({"reason": reason, "text": "".join(pieces), "pieces": len(pieces),
                  "seconds": round(time.monotonic() - started, 2)})

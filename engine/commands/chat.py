@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from engine.config import ConfigError
+from engine.wire import write
 
 from .common import fail
 
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, help="sampling temperature, 0 = greedy (default: the config's)")
     p.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the config's)")
     p.add_argument("--jsonl", action="store_true",
-                   help='serve JSON lines: read {"messages": [...]} or {"cmd": "stop"}, write {"token"} and {"done"}')
+                   help='serve JSON lines: read {"messages": [...]} or {"cmd": "stop"}, '
+                        'write {"type": "token"} and {"type": "done"}')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,5 +84,5 @@ def _answer_once(backend, params, prompt: str) -> int:
 
 def _startup_failed(args: argparse.Namespace, message: str) -> int:
     if args.jsonl:
-        print(json.dumps({"error": message, "fatal": True}), flush=True)
+        write(sys.stdout, "error", message=message, fatal=True)
     return fail(message)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from engine.config import ConfigError
+from engine.wire import write
 
 from .common import fail
 
@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="YAML file, or a preset name")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys")
     p.add_argument("--rows", type=int, default=3, metavar="N", help="samples to show (default 3)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (report and samples)")
+    p.add_argument("--json", action="store_true", help='print one JSON object {"type": "data", ...} (report and samples)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return fail("interrupted")
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        write(sys.stdout, "data", **result)
     else:
         print(format_result(result, color=sys.stdout.isatty()))
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from engine.config import ConfigError, load_config
+from engine.export.progress import Progress
 
 from .common import fail
 
@@ -24,8 +24,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.export.pipeline import plan_export
-    from engine.export.progress import Progress
-
     try:
         config = load_config(args.config, args.overrides, purpose="export")
         plan = plan_export(config)
@@ -56,6 +54,7 @@ def _failed_step(progress, message: str, code: int) -> int:
 
 def _failed(args: argparse.Namespace, message: str, code: int) -> int:
     if args.progress_jsonl:
-        print(json.dumps({"event": "error", "step": "config", "message": message}), flush=True)
-        print(json.dumps({"event": "finished", "ok": False, "files": []}), flush=True)
+        progress = Progress(["config"], jsonl=True)
+        progress.fail(message)
+        progress.finish(False, [])
     return fail(message, code)

@@ -1,15 +1,17 @@
-"""Progress of an export, step by step: readable lines for people, JSON lines for the app (no torch)."""
+"""Progress of an export, step by step: readable lines for people, wire records for the app (no torch)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any, TextIO
 
+from ..wire import write
+
 
 class Progress:
-    """Reports `start`, `done`, `warn` and `fail` of named steps to a stream, as text or JSON lines."""
+    """Reports `plan`, then `start`, `done`, `warning` and `error` of named steps, then `finished`: as text, or as
+    `engine.wire` records (`{"type": "start", "step": ...}`)."""
 
     def __init__(self, steps: list[str], jsonl: bool = False, stream: TextIO | None = None):
         self.steps = steps
@@ -20,34 +22,36 @@ class Progress:
 
     def plan(self) -> None:
         """Announce every step before the first one starts."""
-        self._emit({"event": "plan", "steps": self.steps}, "Export: " + " → ".join(self.steps))
+        self._emit({"type": "plan", "steps": self.steps}, "Export: " + " → ".join(self.steps))
 
     def start(self, step: str, message: str = "") -> None:
         self.current = step
         self._started.setdefault(step, time.monotonic())
-        self._emit({"event": "start", "step": step, "index": self._index(step), "message": message},
+        self._emit({"type": "start", "step": step, "index": self._index(step), "message": message},
                    f"[{self._index(step)}/{len(self.steps)}] {step}: {message or 'started'}")
 
     def done(self, step: str, message: str = "", **fields: Any) -> None:
         seconds = round(time.monotonic() - self._started.get(step, time.monotonic()), 1)
-        self._emit({"event": "done", "step": step, "message": message, "seconds": seconds, **fields},
+        self._emit({"type": "done", "step": step, "message": message, "seconds": seconds, **fields},
                    f"      ✓ {step}: {message} ({seconds}s)")
 
     def warn(self, step: str, message: str) -> None:
-        self._emit({"event": "warning", "step": step, "message": message}, f"      ! {step}: {message}")
+        self._emit({"type": "warning", "step": step, "message": message}, f"      ! {step}: {message}")
 
     def fail(self, message: str, step: str | None = None) -> None:
         step = step or self.current
-        self._emit({"event": "error", "step": step, "message": message}, f"      ✗ {step}: {message}")
+        self._emit({"type": "error", "step": step, "message": message}, f"      ✗ {step}: {message}")
 
     def finish(self, ok: bool, files: list[str]) -> None:
         lines = "\n".join(f"  {f}" for f in files)
-        self._emit({"event": "finished", "ok": ok, "files": files},
+        self._emit({"type": "finished", "ok": ok, "files": files},
                    f"Export {'done' if ok else 'failed'}" + (f":\n{lines}" if files else "."))
 
     def _index(self, step: str) -> int:
         return self.steps.index(step) + 1 if step in self.steps else 0
 
     def _emit(self, record: dict[str, Any], text: str) -> None:
-        line = json.dumps({**record, "time": time.time()}) if self.jsonl else text
-        print(line, file=self.stream, flush=True)
+        if self.jsonl:
+            write(self.stream, **record, time=time.time())
+        else:
+            print(text, file=self.stream, flush=True)

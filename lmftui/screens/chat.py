@@ -69,7 +69,7 @@ class ChatPane(Vertical):
     def _read(self, process: ChatProcess) -> None:
         while (record := process.read()) is not None:
             self.post_message(self.Event(self, process, record))
-        self.post_message(self.Event(self, process, {"exited": True, "error": process.error_text()}))
+        self.post_message(self.Event(self, process, {"type": "exited", "message": process.error_text()}))
 
     def ask(self, system: str, params: dict) -> None:
         """Send the history (after the system prompt) and show the answer as it streams."""
@@ -251,24 +251,25 @@ class ChatScreen(AreaScreen):
         pane, record = event.pane, event.record
         if event.process is not pane.process:
             return  # a line from a process this pane has replaced or closed
-        if "token" in record:
-            pane.on_token(record["token"])
-        elif record.get("done"):
+        kind = record["type"]
+        if kind == "token":
+            pane.on_token(record["text"])
+        elif kind == "done":
             pane.on_done(record)
             self._unlock_when_idle()
-        elif record.get("ready"):
+        elif kind == "ready":
             pane.ready = True
             pane.query_one(Label).update(f"{pane.title}: {record.get('model')} ({record.get('backend')})")
             if record.get("system") and not self.query_one("#chat-system", Input).value:
                 self.query_one("#chat-system", Input).value = record["system"]
             self._unlock_when_idle()
-        elif record.get("exited"):
+        elif kind == "exited":
             pane.ready = pane.busy = False
             pane.query_one(Label).update(f"{pane.title}: not loaded")
-            self._status(f"{pane.title}: {record['error']}")
-            self.notify(record["error"], severity="error", title="Chat")
-        elif "error" in record and not record.get("fatal"):
-            self.notify(record["error"], severity="warning", title=pane.title)
+            self._status(f"{pane.title}: {record['message']}")
+            self.notify(record["message"], severity="error", title="Chat")
+        elif kind == "error" and not record.get("fatal"):
+            self.notify(record["message"], severity="warning", title=pane.title)
 
     def _lock(self) -> None:
         self.query_one("#chat-prompt", Input).disabled = True

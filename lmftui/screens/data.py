@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from engine.config import ConfigError, dump_yaml
-from engine.process import child_env, engine_command
+from engine.process import ChildProcess
 
 from ..widgets.sample_view import SampleView
 from .base import AreaScreen
@@ -52,19 +51,15 @@ def preview_samples(raw: dict[str, Any], rows: int = SAMPLE_ROWS) -> SamplesRead
     with tempfile.TemporaryDirectory(prefix="lmf-tui-data-") as tmp:
         config = Path(tmp) / "config.yaml"
         config.write_text(dump_yaml(raw), encoding="utf-8")
+        child = ChildProcess("data", str(config), "--json", "--rows", str(rows)).start()
         try:
-            done = subprocess.run(engine_command("data", str(config), "--json", "--rows", str(rows)),
-                                  capture_output=True, text=True, env=child_env(),
-                                  timeout=PREVIEW_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            code, records = child.run(timeout=PREVIEW_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return SamplesRead(None, f"lmf-tui data took over {PREVIEW_TIMEOUT_S}s — lower max_samples")
-    if done.returncode != 0:
-        lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
-        return SamplesRead(None, lines[-1] if lines else f"lmf-tui data exited with {done.returncode}")
-    try:
-        return SamplesRead(json.loads(done.stdout))
-    except json.JSONDecodeError:
-        return SamplesRead(None, "lmf-tui data --json printed no JSON object")
+    if code != 0:
+        return SamplesRead(None, child.error_text(f"lmf-tui data exited with {code}"))
+    reports = [r for r in records if r["type"] == "data"]
+    return SamplesRead(reports[-1]) if reports else SamplesRead(None, "lmf-tui data --json printed no report")
 
 
 def source_label(attr: Any) -> str:

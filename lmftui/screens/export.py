@@ -3,10 +3,6 @@ in a subprocess (the app never loads torch) and showing each step as its JSON li
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +16,7 @@ from textual.widgets import Checkbox, DataTable, Input, RichLog, Static
 
 from engine.config import ConfigError, atomic_write_text, dump_yaml, parse_config, read_yaml
 from engine.export.pipeline import plan_export
-from engine.process import child_env, engine_command
+from engine.process import ChildProcess
 from engine.rundir import CONFIG_FILE
 
 from .base import AreaScreen
@@ -46,7 +42,7 @@ class ExportScreen(AreaScreen):
     ]
 
     class Line(Message):
-        """A JSON line from the export process, or its end (`record` has `exit`)."""
+        """A record from the export process, or its end (type `exited`, with `code` and `message`)."""
 
         def __init__(self, record: dict[str, Any]):
             super().__init__()
@@ -57,7 +53,7 @@ class ExportScreen(AreaScreen):
         self.config_path = config_path
         self.overrides = dict(overrides or {})
         self.base: dict[str, Any] = {}
-        self.proc: subprocess.Popen | None = None
+        self.proc: ChildProcess | None = None
         self.last_error = ""
 
     def compose_body(self) -> ComposeResult:
@@ -139,7 +135,7 @@ class ExportScreen(AreaScreen):
         self.query_one("#export-config", Input).focus()
 
     def action_start(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.alive:
             self.notify("an export is running", severity="warning")
             return
         raw = self.form_config()
@@ -156,32 +152,24 @@ class ExportScreen(AreaScreen):
         for step in plan.steps:
             table.add_row(step, "…", "", key=step)
         self.query_one("#export-log", RichLog).write(f"$ lmf-tui export {yaml_path} --progress-jsonl")
-        stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            engine_command("export", str(yaml_path), "--progress-jsonl"),
-            stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, text=True, encoding="utf-8",
-            env=child_env())
-        threading.Thread(target=self._read_lines, args=(self.proc, stderr), daemon=True).start()
+        self.proc = ChildProcess("export", str(yaml_path), "--progress-jsonl").start()
+        threading.Thread(target=self._read_lines, args=(self.proc,), daemon=True).start()
         self._status(f"exporting to {plan.export_dir} … (escape cancels)")
 
-    def _read_lines(self, proc: subprocess.Popen, stderr) -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
+    def _read_lines(self, proc: ChildProcess) -> None:
+        while (record := proc.read()) is not None:
             self.post_message(self.Line(record))
         code = proc.wait()
-        stderr.seek(0)
-        errors = [ln.strip() for ln in stderr.read().splitlines() if ln.strip().startswith("error:")]
-        stderr.close()
-        self.post_message(self.Line({"exit": code, "stderr": errors[-1] if errors else ""}))
+        error = proc.error_text("")
+        proc.close()
+        self.post_message(self.Line({"type": "exited", "code": code,
+                                     "message": error if error.startswith("error:") else ""}))
 
     def on_export_screen_line(self, message: Line) -> None:
         record = message.record
         table = self.query_one("#export-steps", DataTable)
         log = self.query_one("#export-log", RichLog)
-        event, step = record.get("event"), record.get("step", "")
+        event, step = record["type"], record.get("step", "")
         known = step in table.rows
         if event == "start" and known:
             table.update_cell(step, "status", "running")
@@ -198,16 +186,16 @@ class ExportScreen(AreaScreen):
             log.write(f"! {step}: {record.get('message')}")
         elif event == "finished":
             log.write("\n".join(["export done:", *record.get("files", [])]) if record["ok"] else "export failed")
-        elif "exit" in record:
-            code = record["exit"]
+        elif event == "exited":
+            code = record["code"]
             if code == 0:
                 self._status("export done")
             else:
-                self._status(record.get("stderr") or self.last_error or f"export failed (exit {code})", error=True)
+                self._status(record["message"] or self.last_error or f"export failed (exit {code})", error=True)
 
     def action_cancel(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        if self.proc is not None and self.proc.alive:
+            self.proc.cancel()
             self._status("cancelling …")
 
     def on_unmount(self) -> None:

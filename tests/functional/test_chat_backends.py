@@ -119,23 +119,23 @@ def test_jsonl_server_streams_tokens_then_done_and_stops_on_request(stopper):
     chat = ChatProcess([str(stopper[0]), "template=chatml"]).start()
     try:
         ready = chat.read()
-        assert ready and ready["ready"] and ready["backend"] == "transformers", chat.error_text()
+        assert ready and ready["type"] == "ready" and ready["backend"] == "transformers", chat.error_text()
         chat.ask([{"role": "user", "content": PROMPT}], temperature=0, top_p=1, max_new_tokens=40)
         tokens, record = [], chat.read()
-        while record and "token" in record:
-            tokens.append(record["token"])
+        while record and record["type"] == "token":
+            tokens.append(record["text"])
             record = chat.read()
-        assert record["done"] and record["reason"] == "end" and "".join(tokens) == stopper[1] == record["text"]
+        assert record["type"] == "done" and record["reason"] == "end" and "".join(tokens) == stopper[1] == record["text"]
         chat.ask([{"role": "user", "content": "Tell me a long story."}], temperature=1.0, top_p=1,
                  max_new_tokens=5000)
         first = chat.read()
         chat.stop_answer()
         record = first
-        while record and "done" not in record:
+        while record and record["type"] != "done":
             record = chat.read()
         assert record["reason"] == "stopped"
-        chat._send({"messages": "nope"})
-        assert "bad request" in chat.read()["error"]
+        chat.send({"messages": "nope"})
+        assert "bad request" in chat.read()["message"]
     finally:
         started = time.monotonic()
         chat.close()
@@ -146,7 +146,7 @@ def test_jsonl_server_reports_a_model_that_cannot_load(tmp_path):
     chat = ChatProcess([str(tmp_path / "missing.gguf")]).start()
     try:
         record = chat.read()
-        assert record["fatal"] and "no GGUF file" in record["error"]
+        assert record["type"] == "error" and record["fatal"] and "no GGUF file" in record["message"]
         assert chat.read() is None
     finally:
         chat.close()

@@ -43,11 +43,11 @@ def float_export(tmp_path_factory):
 def test_f16_greedy_tokens_match_the_merged_model(float_export):
     out, files, records = float_export
     assert out / "tiny-f16.gguf" in files and out / "tiny-q8_0.gguf" in files
-    check = next(r for r in records if r["event"] == "done" and r["step"] == "check")
+    check = next(r for r in records if r["type"] == "done" and r["step"] == "check")
     f16 = next(r for r in check["results"] if r["file"] == "tiny-f16.gguf")
     assert f16["top1"] > 0.9 and f16["matched"][0] > 0
     # a warning means some prompt's greedy tokens differ from the merged model's (not at a near-tie)
-    assert not [r for r in records if r["event"] == "warning" and r["step"] == "check"]
+    assert not [r for r in records if r["type"] == "warning" and r["step"] == "check"]
     q8 = next(r for r in check["results"] if r["file"] == "tiny-q8_0.gguf")
     assert 0 < q8["top1"] <= 1
 
@@ -88,7 +88,7 @@ def test_k_quants_are_written_and_load(tmp_path):
         finally:
             llm.close()
     assert not list((tmp_path / "tiny").glob(".*.gguf*")), "the scratch f16 file is removed"
-    check = next(r for r in records if r["event"] == "done" and r["step"] == "check")
+    check = next(r for r in records if r["type"] == "done" and r["step"] == "check")
     assert all(0 <= r["top1"] <= 1 for r in check["results"])
 
 

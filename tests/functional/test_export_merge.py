@@ -66,7 +66,7 @@ def test_export_command_reports_json_progress(tiny, tmp_path):
                              "--progress-jsonl"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(r["event"], r.get("step")) for r in records] == [
+    assert [(r["type"], r.get("step")) for r in records] == [
         ("plan", None), ("start", "merge"), ("done", "merge"), ("finished", None)]
     assert records[-1]["ok"] and any(f.endswith("model.safetensors") for f in records[-1]["files"])
     assert (tmp_path / "out" / "tokenizer.json").exists()

@@ -46,7 +46,7 @@ def test_progress_writes_json_lines_with_the_current_step():
     progress.fail("converter failed")
     progress.finish(False, [])
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [r["event"] for r in records] == ["plan", "start", "done", "start", "error", "finished"]
+    assert [r["type"] for r in records] == ["plan", "start", "done", "start", "error", "finished"]
     assert records[1]["index"] == 1 and records[2]["dtype"] == "float32"
     assert records[4] == {**records[4], "step": "gguf f16", "message": "converter failed"}
     assert records[5]["ok"] is False
