@@ -8,7 +8,7 @@ TORCH  := $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 # llama-cpp-python has no wheel on PyPI: its sdist builds in a few minutes, once, into the venv.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=off -DLLAVA_BUILD=off
 
-.PHONY: run setup setup-dev setup-chat test demo bench clean
+.PHONY: run setup setup-dev setup-chat setup-ssh test demo bench clean
 
 run: setup
 	$(VENV)/bin/lmf-tui
@@ -37,7 +37,14 @@ $(VENV)/.chat-installed: pyproject.toml $(VENV)/.core-installed
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q -e ".[chat]"
 	touch $@
 
-test: setup-dev setup-chat
+# The remote-host tests start their own sshd on 127.0.0.1 (Debian's openssh-server) and copy with rsync.
+setup-ssh:
+	@if ! command -v sshd >/dev/null && [ ! -x /usr/sbin/sshd ] || ! command -v rsync >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client rsync; \
+	  else echo "note: install openssh-server and rsync to run the remote-host tests"; fi; fi
+
+test: setup-dev setup-chat setup-ssh
 	$(PY) -m pytest -q
 
 demo: setup

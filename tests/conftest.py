@@ -42,3 +42,22 @@ def shared_demo() -> Path:
     if not (SHARED_DEMO / "dataset_info.json").exists():
         pytest.skip("../shared/data/llamafactory-demo is not present")
     return SHARED_DEMO
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real sshd on 127.0.0.1 (Debian's openssh-server), with ssh aliases loop-a and loop-b; stopped at the end."""
+    from tests.sshd import SSHD, LoopbackSshd
+
+    if SSHD is None:
+        pytest.skip("openssh-server is not installed (make test installs it: apt-get install openssh-server rsync)")
+    server = LoopbackSshd(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssh_env(sshd, monkeypatch):
+    """The test sshd's client config (aliases, known_hosts) for every ssh that lmf-tui runs."""
+    monkeypatch.setenv("LMF_TUI_SSH_CONFIG", str(sshd.config))
+    return sshd

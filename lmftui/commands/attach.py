@@ -23,10 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def resolve_run(name: str) -> Path:
     """A run folder from a path or a (unique prefix of a) name under the runs folder; ValueError otherwise."""
     path = Path(name).expanduser()
-    if (path / EVENTS_FILE).exists() or (path / "run_config.yaml").exists():
+    if _is_run(path):
         return path.resolve()
     root = runs_root()
-    if (root / name / EVENTS_FILE).exists() or (root / name / "run_config.yaml").exists():
+    if _is_run(root / name):
         return (root / name).resolve()
     matches = sorted(p for p in root.glob(f"{name}*") if p.is_dir()) if root.is_dir() and "/" not in name else []
     if len(matches) == 1:
@@ -35,6 +35,13 @@ def resolve_run(name: str) -> Path:
         raise ValueError(f"'{name}' matches {len(matches)} runs in {root} ({', '.join(p.name for p in matches[:3])}…)"
                          " — give more of the name")
     raise ValueError(f"no run '{name}' here or in {root} — see `lmf-tui runs` for the names")
+
+
+def _is_run(path: Path) -> bool:
+    """A local run folder, or the local record of a run on an SSH host."""
+    from ..hosts.records import RECORD_FILE
+
+    return any((path / name).exists() for name in (EVENTS_FILE, "run_config.yaml", RECORD_FILE))
 
 
 def last_lines(path: Path, n: int = LOG_LINES, max_bytes: int = 64 << 10) -> list[str]:
@@ -85,7 +92,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
     if args.once:
-        print(describe_once(run_dir))
+        from ..hosts.records import open_host, read_record
+        from ..hosts.store import HostError
+
+        record = read_record(run_dir)
+        if record is None:
+            print(describe_once(run_dir))
+            return 0
+        try:
+            print(f"host    {'+'.join(record.hosts)}")
+            print(open_host(record.host).describe(record.path), end="")
+        except HostError as exc:
+            return fail(str(exc), code=1)
         return 0
     from ..launch import launch_app
 

@@ -23,13 +23,14 @@ def run_to_dict(run: RunInfo) -> dict:
             "message": run.message}
 
 
-def format_table(runs: list[RunInfo]) -> str:
+def format_table(runs: list[dict]) -> str:
     """Fixed-width columns, newest first."""
-    rows = [("STATUS", "RUN", "STAGE", "STEP", "LOSS", "STARTED")]
+    rows = [("STATUS", "RUN", "HOST", "STAGE", "STEP", "LOSS", "STARTED")]
     for r in runs:
-        started = _dt.datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M") if r.started else "-"
-        rows.append((r.status, r.name, r.stage or "-", f"{r.step}/{r.max_steps or '?'}",
-                     f"{r.loss:.4f}" if r.loss is not None else "-", started))
+        started = _dt.datetime.fromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M") if r["started"] else "-"
+        rows.append((r["status"], r["name"], r.get("host", "local"), r["stage"] or "-",
+                     f"{r['step']}/{r['max_steps'] or '?'}", f"{r['loss']:.4f}" if r["loss"] is not None else "-",
+                     started))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -38,9 +39,11 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "sub_runs_dir", None):
         os.environ["LMF_TUI_RUNS"] = args.sub_runs_dir
     root = runs_root()
-    runs = list_runs(root)
+    from ..hosts.listing import all_runs
+
+    runs = all_runs(list_runs(root))
     if args.json:
-        print(json.dumps([run_to_dict(r) for r in runs], indent=2))
+        print(json.dumps(runs, indent=2))
     elif runs:
         print(format_table(runs))
     else:

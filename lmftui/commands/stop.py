@@ -1,0 +1,43 @@
+"""`lmf-tui stop RUN`: ask a run to save a checkpoint and stop — here or on its host(s)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..hosts.store import HostError
+from engine.commands.common import fail
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stop", help="stop a run gracefully (it saves a checkpoint first); local or remote")
+    p.add_argument("run", metavar="RUN", help="run folder, or a run's name under the runs folder")
+    p.add_argument("--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for it to end")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..hosts.records import open_host, read_record
+    from .attach import resolve_run
+
+    try:
+        run_dir = resolve_run(args.run)
+    except ValueError as exc:
+        return fail(str(exc))
+    record = read_record(run_dir)
+    if record is None:
+        from engine.detach import stop_run
+
+        if not stop_run(run_dir, timeout=args.wait):
+            return fail(f"{run_dir.name} is not running — nothing to stop", code=1)
+        print(f"stopping {run_dir}: it saves a checkpoint, then ends")
+        return 0
+    stopped = []
+    try:
+        for name in record.hosts:  # every node: none is left waiting on a collective
+            if open_host(name).stop(record.path):
+                stopped.append(name)
+    except HostError as exc:
+        return fail(str(exc), code=1)
+    if not stopped:
+        return fail(f"{run_dir.name} is not running on {', '.join(record.hosts)} — nothing to stop", code=1)
+    print(f"stopping {record.path} on {', '.join(stopped)}: it saves a checkpoint, then ends")
+    return 0

@@ -1,0 +1,36 @@
+"""`lmf-tui train`: the engine's train command, plus --host to run it on a saved SSH host."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.commands import train as engine_train
+from engine.commands.common import fail
+from engine.config import ConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    engine_train.add_parser(sub)
+    p = sub.choices["train"]
+    p.add_argument("--host", metavar="NAME", help="run on a saved SSH host (see `lmf-tui hosts`); always detached")
+    p.epilog = (p.epilog or "") + "\n       lmf-tui train my.yaml --host gpu1   (prints the run id last)"
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.host:
+        return engine_train.run(args)
+    if not args.config:
+        return fail("train: name a config file or a preset — e.g. `lmf-tui train demo --host gpu1`")
+    from ..hosts.launch import start_remote
+    from ..hosts.records import read_record
+    from ..hosts.store import HostError
+
+    try:
+        config = engine_train.resolve_config(args.config, args.overrides)
+        folder = start_remote(config, args.host)
+    except (ConfigError, HostError) as exc:
+        return fail(str(exc), code=1 if isinstance(exc, HostError) else 2)
+    record = read_record(folder)
+    print(f"started on {args.host}: {record.path if record else '?'}")
+    print(f"run {folder.name}")  # the last word is the run id for runs/attach/stop/pull
+    return 0
