@@ -20,7 +20,8 @@ class IntermixedParser(argparse.ArgumentParser):
     _inside = False
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        if self._inside:  # parse_known_intermixed_args calls back into this method
+        if self._inside or self._subparsers is not None:  # intermixed parsing takes no nested sub-commands
+            # (and parse_known_intermixed_args calls back into this method)
             return super().parse_known_args(args, namespace)
         self._inside = True
         try:
