@@ -5,21 +5,18 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import platformdirs
 
-from .events import EVENTS_FILE, iter_events
+from .events import EVENTS_FILE
+from .summary import RunSummary, Status, run_status, summarize
 
 CONFIG_FILE = "run_config.yaml"
 CONSOLE_FILE = "console.log"
 LOCK_FILE = "run.lock"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-
-Status = Literal["running", "done", "failed", "stopped", "new"]
-
 
 def app_home() -> Path:
     """lmf-tui's data folder (settings, runs): $LMF_TUI_HOME or the platform's user data dir."""
@@ -126,50 +123,22 @@ class RunInfo:
     loss: float | None = None
     started: float | None = None
     message: str = ""
+    summary: RunSummary = field(default_factory=RunSummary, repr=False)  # the journal's fold, for details
 
 
 def run_info(run_dir: str | os.PathLike) -> RunInfo:
     """Summarise a run from its journal and lock alone."""
     path = Path(run_dir)
-    info = RunInfo(path=path, status="new", name=path.name)
-    last_type = None
-    for event in iter_events(path):
-        kind = event["type"]
-        if kind == "start":
-            info.started = event.get("time")
-            info.stage = event.get("stage", "")
-            info.model = event.get("model", "")
-            info.max_steps = event.get("max_steps", 0) or 0
-            info.message = ""
-        elif kind == "step":
-            info.step = event.get("step", info.step)
-            info.max_steps = event.get("max_steps", info.max_steps) or info.max_steps
-            info.loss = event.get("loss", info.loss)
-        elif kind == "error":
-            info.message = event.get("message", "")
-        elif kind == "done":
-            info.message = event.get("status", "done")
-        if kind in ("start", "error", "done"):
-            last_type = kind if kind != "done" else f"done:{event.get('status', 'done')}"
-    info.status = "running" if is_locked(path) else _status_from_last(last_type)
-    return info
+    summary = summarize(path)
+    return RunInfo(path=path, status=run_status(summary, is_locked(path)), name=path.name,
+                   stage=summary.start.get("stage", ""), model=summary.start.get("model", ""), step=summary.step,
+                   max_steps=summary.max_steps, loss=summary.loss, started=summary.start.get("time"),
+                   message=summary.message, summary=summary)
 
 
 def journal_status(run_dir: str | os.PathLike) -> Status:
     """The status the journal alone tells (ignoring whether a process holds the lock)."""
-    last_type = None
-    for event in iter_events(run_dir):
-        if event["type"] in ("start", "error", "done"):
-            last_type = event["type"] if event["type"] != "done" else f"done:{event.get('status', 'done')}"
-    return _status_from_last(last_type)
-
-
-def _status_from_last(last_type: str | None) -> Status:
-    if last_type == "error":
-        return "failed"
-    if last_type == "done:done":
-        return "done"
-    return "new" if last_type is None else "stopped"
+    return run_status(summarize(run_dir), running=False)
 
 
 def register_run(run_dir: str | os.PathLike) -> None:

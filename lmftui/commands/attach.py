@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from engine.events import EVENTS_FILE, iter_events
+from engine.events import EVENTS_FILE
 from engine.rundir import CONSOLE_FILE, run_info, runs_root
 from engine.commands.common import fail
 
@@ -60,20 +60,12 @@ def last_lines(path: Path, n: int = LOG_LINES, max_bytes: int = 64 << 10) -> lis
 def describe_once(run_dir: Path) -> str:
     """Status, progress, loss, the error with its fix, and the last log lines."""
     info = run_info(run_dir)
-    last_step, error = {}, None
-    for event in iter_events(run_dir):
-        if event["type"] == "step":
-            last_step = event
-        elif event["type"] == "error":
-            error = event
-        elif event["type"] == "start":
-            error = None
+    epoch = info.summary.last_step.get("epoch")
     loss = f"{info.loss:.4f}" if info.loss is not None else "-"
     out = [f"run     {info.name}  ({run_dir})", f"status  {info.status}",
-           f"step    {info.step}/{info.max_steps or '?'}" + (f"  epoch {last_step['epoch']:.2f}"
-                                                           if last_step.get("epoch") is not None else ""),
+           f"step    {info.step}/{info.max_steps or '?'}" + (f"  epoch {epoch:.2f}" if epoch is not None else ""),
            f"loss    {loss}"]
-    if info.status == "failed" and error:
+    if info.status == "failed" and (error := info.summary.error):
         out.append(f"error   {error.get('message', '')}")
         if error.get("fix"):
             out.append(f"fix     {error['fix']}")

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 from engine.events import iter_events
 
 from ..widgets.charts import MetricChart
-from ..widgets.run_history import Series
+from ..run_history import Series
 
 
 class CurvesRead(Message):

@@ -16,9 +16,10 @@ from textual.worker import get_current_worker
 from engine.detach import stop_run
 from engine.events import EVENTS_FILE, EventTail
 from engine.rundir import CONSOLE_FILE, is_locked
+from engine.summary import run_status
 
+from ..run_history import ConsoleTail, RunHistory, smooth
 from ..widgets.charts import MetricChart
-from ..widgets.run_history import ConsoleTail, RunHistory, smooth
 from ..widgets.runs_table import STATUS_STYLE
 from .base import AreaScreen
 from .modals import ConfirmModal
@@ -36,17 +37,6 @@ class JournalGrew(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, JournalGrew)
-
-
-def run_status(history: RunHistory, running: bool) -> str:
-    """running, done, failed, stopped or new — as the runs list says it."""
-    if running:
-        return "running"
-    if history.error is not None and history.done is None:
-        return "failed"
-    if history.done is not None:
-        return "done" if history.done.get("status", "done") == "done" else "stopped"
-    return "stopped" if history.start else "new"
 
 
 class MonitorScreen(AreaScreen):
@@ -153,7 +143,7 @@ class MonitorScreen(AreaScreen):
             return
         self._dirty = False
         h = self.history
-        status = run_status(h, self.running)
+        status = run_status(h.summary, self.running)
         model = h.start.get("model", "")
         stage = h.start.get("stage", "")
         self.query_one("#run-title", Static).update(

@@ -55,7 +55,7 @@ def test_predict_only_writes_llamafactory_files(tiny_model_dir, tiny_data_dir, a
     progress = [e for e in events if e["type"] == "predict"]
     assert [e["rows_done"] for e in progress] == [3, 5, 5] and progress[-1]["metrics"] == results
     assert not (out / "adapter_model.safetensors").exists()  # nothing was trained
-    from lmftui.widgets.run_history import RunHistory
+    from lmftui.run_history import RunHistory
 
     history = RunHistory()
     for event in events:

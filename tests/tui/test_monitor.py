@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from engine.events import EventWriter
-from lmftui.screens.monitor import MonitorScreen, run_status
+from engine.summary import run_status
+from lmftui.run_history import RunHistory, Series, smooth
+from lmftui.screens.monitor import MonitorScreen
 from lmftui.widgets.charts import MetricChart
-from lmftui.widgets.run_history import RunHistory, Series, smooth
 
 from .conftest import make_app, wait_for, write_journal
 
@@ -36,14 +37,14 @@ def test_smoothing_debiased() -> None:
 
 def test_status_words() -> None:
     h = RunHistory()
-    assert run_status(h, False) == "new"
+    assert run_status(h.summary, False) == "new"
     h.add({"type": "start"})
-    assert run_status(h, True) == "running" and run_status(h, False) == "stopped"
+    assert run_status(h.summary, True) == "running" and run_status(h.summary, False) == "stopped"
     h.add({"type": "error", "message": "boom"})
-    assert run_status(h, False) == "failed"
+    assert run_status(h.summary, False) == "failed"
     h.add({"type": "start"})
     h.add({"type": "done", "status": "done"})
-    assert run_status(h, False) == "done"
+    assert run_status(h.summary, False) == "done"
 
 
 async def test_attach_shows_full_history_of_a_finished_run(home: Path) -> None:
@@ -124,7 +125,7 @@ async def test_monitor_without_run_says_what_to_do(home: Path) -> None:
 
 
 def test_stage_metrics_become_charts() -> None:
-    from lmftui.widgets.run_history import RunHistory
+    from lmftui.run_history import RunHistory
 
     history = RunHistory()
     history.add({"type": "step", "step": 1, "loss": 0.69, "rewards/margins": 0.1, "rewards/accuracies": 0.5,

@@ -82,3 +82,27 @@ def test_runs_outside_the_runs_folder_are_listed_by_link(tmp_path, monkeypatch):
     register_run(elsewhere)  # idempotent
     runs = list_runs()
     assert len(runs) == 1 and runs[0].path.resolve() == elsewhere.resolve()
+
+
+def test_one_summary_for_the_runs_list_the_monitor_and_attach(tmp_path):
+    from engine.summary import RunSummary, run_status
+    from lmftui.commands.attach import describe_once
+    from lmftui.run_history import RunHistory
+
+    writer = EventWriter(tmp_path)
+    writer.emit("start", stage="sft", model="m", max_steps=10)
+    writer.emit("step", step=4, max_steps=10, loss=1.5, epoch=0.4)
+    writer.emit("error", message="boom", fix="lower the batch")
+    writer.emit("start", stage="sft", model="m", max_steps=10)  # resumed: a new attempt, its steps go on
+    writer.emit("step", step=6, max_steps=10, loss=1.25, epoch=0.6)
+    writer.emit("error", message="out of memory", fix="lower per_device_train_batch_size")
+    writer.close()
+    info, history = run_info(tmp_path), RunHistory()
+    for event in read_events(tmp_path):
+        history.add(event)
+    assert isinstance(history.summary, RunSummary) and history.summary == info.summary
+    assert run_status(history.summary, False) == info.status == "failed"
+    assert (info.step, info.max_steps, info.loss, info.message) == (6, 10, 1.25, "out of memory")
+    text = describe_once(tmp_path)
+    assert "status  failed" in text and "step    6/10  epoch 0.60" in text and "loss    1.2500" in text
+    assert "error   out of memory" in text and "fix     lower per_device_train_batch_size" in text

@@ -1,4 +1,5 @@
-"""A run's history built from its journal events: downsampled metric series and the latest facts."""
+"""A run's history built from its journal events for the monitor: downsampled metric series, the log
+messages, and the run's summary (`engine.summary`, the same fold the runs list and `attach --once` use)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from engine.summary import RunSummary
 
 METRICS = ("loss", "lr", "grad_norm", "tokens_per_s", "mem_gb")
 NOT_CHARTED = frozenset({"type", "time", "step", "max_steps", "epoch", "tokens", "num_tokens", "eta_s", "elapsed_s"})
@@ -65,24 +68,19 @@ def smooth(values: list[float], weight: float) -> list[float]:
 class RunHistory:
     """Everything the monitor shows about one run, updated one event at a time."""
 
+    summary: RunSummary = field(default_factory=RunSummary)
     series: dict[str, Series] = field(default_factory=lambda: {m: Series() for m in METRICS})
     eval_loss: Series = field(default_factory=Series)
-    start: dict[str, Any] = field(default_factory=dict)
-    last_step: dict[str, Any] = field(default_factory=dict)
     messages: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=200))
-    error: dict[str, Any] | None = None
-    done: dict[str, Any] | None = None
     checkpoints: list[int] = field(default_factory=list)
     events: int = 0
 
     def add(self, event: dict[str, Any]) -> None:
         """Fold one journal event into the history."""
         self.events += 1
+        self.summary.add(event)
         kind = event.get("type")
-        if kind == "start":
-            self.start, self.error, self.done = event, None, None
-        elif kind == "step":
-            self.last_step = event
+        if kind == "step":
             step = event.get("step", 0)
             for name in METRICS:
                 self.series[name].add(step, _number(event.get(name)))
@@ -100,10 +98,8 @@ class RunHistory:
         elif kind in ("log", "warning"):
             self.messages.append((kind, str(event.get("message", ""))))
         elif kind == "error":
-            self.error = event
             self.messages.append(("error", str(event.get("message", ""))))
         elif kind == "done":
-            self.done = event
             self.messages.append(("done", f"{event.get('status', 'done')} at step {event.get('step', '?')}"))
 
     def stage_metrics(self) -> list[str]:
@@ -111,12 +107,28 @@ class RunHistory:
         return [name for name in self.series if name not in METRICS]
 
     @property
+    def start(self) -> dict[str, Any]:
+        return self.summary.start
+
+    @property
+    def last_step(self) -> dict[str, Any]:
+        return self.summary.last_step
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return self.summary.error
+
+    @property
+    def done(self) -> dict[str, Any] | None:
+        return self.summary.done
+
+    @property
     def step(self) -> int:
-        return int(self.last_step.get("step") or 0)
+        return self.summary.step
 
     @property
     def max_steps(self) -> int:
-        return int(self.last_step.get("max_steps") or self.start.get("max_steps") or 0)
+        return self.summary.max_steps
 
     def progress_text(self) -> str:
         """`step 120/500 · ETA 3m20s · loss 1.2340 · epoch 0.72 · …` (what is known of it)."""
