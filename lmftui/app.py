@@ -20,6 +20,7 @@ from engine.rundir import RunLocked
 from .settings import Settings, effective_runs_dir, load_settings, save_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NEW_DRAFT = {"do_train": True}  # a new config trains (LLaMA-Factory's do_train defaults to false)
 LIGHT_THEME, DARK_THEME = "textual-light", "textual-dark"
 
 
@@ -90,7 +91,7 @@ class LmfApp(App[None]):
         self.settings_file = settings_file
         self.hardware = hardware
         self.detect_hardware = detect_hardware and hardware is None
-        self.draft: dict[str, Any] = {}
+        self.draft: dict[str, Any] = dict(NEW_DRAFT)
         self.draft_source = "custom"
         self.draft_version = 0
         self.watched_run: Path | None = Path(attach).resolve() if attach else None

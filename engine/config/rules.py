@@ -36,8 +36,16 @@ def _required(c: TrainConfig, purpose: Purpose) -> list[Problem]:
         need["output_dir"] = "set the folder where the run is written"
         if c.do_train:
             need["dataset"] = "name a data set from dataset_info.json in dataset_dir"
+        if not (c.do_train or c.do_eval or c.do_predict):
+            return [Problem(("do_train",), "the config does nothing: do_train, do_eval and do_predict are all "
+                                           "false (do_train defaults to false, as in LLaMA-Factory)",
+                            "set do_train: true to train")] + _missing(c, need)
     if purpose == "export":
         need["export_dir"] = "set the folder the merged model is written to"
+    return _missing(c, need)
+
+
+def _missing(c: TrainConfig, need: dict[str, str]) -> list[Problem]:
     return [Problem((k,), "is required", fix) for k, fix in need.items() if not getattr(c, k)]
 
 

@@ -61,7 +61,7 @@ class TrainConfig(BaseModel):
 
     # --- Method --------------------------------------------------------------------------------
     stage: Stage = field("sft", "Method", "pt, sft, rm, ppo, dpo, kto or grpo.")
-    do_train: bool = field(True, "Method", "Train (false: only evaluate or predict).")
+    do_train: bool = field(False, "Method", "Train; false (LLaMA-Factory's default) only evaluates or predicts.")
     finetuning_type: FinetuningType = field("lora", "Method", "lora, freeze, full or oft.")
 
     # --- LoRA ----------------------------------------------------------------------------------

@@ -121,7 +121,9 @@ class HomeScreen(AreaScreen):
         self.action_preset(event.option_index)
 
     def action_new(self) -> None:
-        self.app.set_draft({}, source="custom")
+        from ..app import NEW_DRAFT
+
+        self.app.set_draft(dict(NEW_DRAFT), source="custom")
         self.app.switch_mode("model")
 
     def action_refresh(self) -> None:

@@ -42,7 +42,7 @@ def test_embedded_gguf_trains_with_lora(tiny_data_dir, tmp_path):
     from engine.train import run_training
 
     config = parse_config(dict(
-        model_name_or_path="embedded:smollm2-135m-instruct", dataset="tiny_identity", dataset_dir=str(tiny_data_dir),
+        model_name_or_path="embedded:smollm2-135m-instruct", do_train=True, dataset="tiny_identity", dataset_dir=str(tiny_data_dir),
         output_dir=str(tmp_path / "run"), finetuning_type="lora", cutoff_len=48, per_device_train_batch_size=2,
         max_steps=2, logging_steps=1, save_steps=1000, learning_rate=1e-4), "train")
     done = run_training(config)

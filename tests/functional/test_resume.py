@@ -17,7 +17,7 @@ from engine.rundir import is_locked
 
 
 def write_config(path: Path, model_dir: Path, data_dir: Path, out: Path, **over) -> Path:
-    raw = dict(model_name_or_path=str(model_dir), dataset="tiny_identity", dataset_dir=str(data_dir),
+    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset="tiny_identity", dataset_dir=str(data_dir),
                output_dir=str(out), stage="sft", finetuning_type="lora", cutoff_len=64,
                per_device_train_batch_size=2, learning_rate=5e-3, max_steps=24, logging_steps=1, save_steps=8,
                report_to="none", seed=3)

@@ -19,7 +19,7 @@ def stage_data(tmp_path_factory) -> Path:
 
 
 def dpo_config(model_dir: Path, data_dir: Path, out: Path, **over):
-    raw = dict(model_name_or_path=str(model_dir), dataset="tiny_pairs", dataset_dir=str(data_dir),
+    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset="tiny_pairs", dataset_dir=str(data_dir),
                output_dir=str(out), stage="dpo", finetuning_type="lora", lora_rank=8, lora_target="all",
                cutoff_len=64, per_device_train_batch_size=8, learning_rate=5e-3, max_steps=16, logging_steps=1,
                save_steps=1000, report_to="none", seed=1)
@@ -144,7 +144,7 @@ def test_dry_run_reports_data_that_cannot_train_the_stage(tiny_model_dir, stage_
     import yaml
 
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(dict(model_name_or_path=str(tiny_model_dir), stage=stage, dataset=dataset,
+    path.write_text(yaml.safe_dump(dict(model_name_or_path=str(tiny_model_dir), do_train=True, stage=stage, dataset=dataset,
                                         dataset_dir=str(stage_data), output_dir=str(tmp_path / "o"))))
     proc = subprocess.run([sys.executable, "-m", "lmftui.cli", "train", str(path), "--dry-run"],
                           capture_output=True, text=True, timeout=120)

@@ -20,7 +20,7 @@ def stage_data(tmp_path_factory) -> Path:
 def test_kto_trains_reports_and_resumes(tiny_model_dir, stage_data, tmp_path):
     out = tmp_path / "kto"
     config = parse_config(dict(
-        model_name_or_path=str(tiny_model_dir), dataset="tiny_kto", dataset_dir=str(stage_data),
+        model_name_or_path=str(tiny_model_dir), do_train=True, dataset="tiny_kto", dataset_dir=str(stage_data),
         output_dir=str(out), stage="kto", finetuning_type="lora", lora_rank=8, lora_target="all", cutoff_len=64,
         per_device_train_batch_size=4, learning_rate=5e-3, max_steps=12, logging_steps=1, save_steps=4,
         kto_chosen_weight=1.0, kto_rejected_weight=1.5, report_to="none", seed=1), "train")

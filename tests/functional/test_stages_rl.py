@@ -20,7 +20,7 @@ def stage_data(tmp_path_factory) -> Path:
 
 
 def base(model_dir: Path, data_dir: Path, out: Path, **over):
-    raw = dict(model_name_or_path=str(model_dir), dataset_dir=str(data_dir), output_dir=str(out),
+    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset_dir=str(data_dir), output_dir=str(out),
                finetuning_type="lora", lora_rank=8, lora_target="all", cutoff_len=64, per_device_train_batch_size=4,
                learning_rate=1e-3, logging_steps=1, save_steps=1000, report_to="none", seed=1,
                max_new_tokens=12, temperature=1.0, top_p=1.0, top_k=0)

@@ -18,7 +18,7 @@ def stage_data(tmp_path_factory) -> Path:
 
 
 def rm_config(model_dir: Path, data_dir: Path, out: Path, **over):
-    raw = dict(model_name_or_path=str(model_dir), dataset="tiny_pairs", dataset_dir=str(data_dir),
+    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset="tiny_pairs", dataset_dir=str(data_dir),
                output_dir=str(out), stage="rm", finetuning_type="lora", lora_rank=8, lora_target="all",
                cutoff_len=64, per_device_train_batch_size=8, learning_rate=5e-3, max_steps=12, logging_steps=1,
                save_steps=1000, report_to="none", seed=1)

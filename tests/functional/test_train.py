@@ -13,7 +13,7 @@ from engine.train import run_training
 
 
 def tiny_config(model_dir: Path, data_dir: Path, out: Path, **over):
-    raw = dict(model_name_or_path=str(model_dir), dataset="tiny_identity", dataset_dir=str(data_dir),
+    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset="tiny_identity", dataset_dir=str(data_dir),
                output_dir=str(out), stage="sft", finetuning_type="lora", lora_rank=8, lora_target="all",
                cutoff_len=64, per_device_train_batch_size=4, learning_rate=5e-3, max_steps=30, logging_steps=2,
                save_steps=1000, report_to="none", seed=1)

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 async def test_start_quit_reattach_stop(home: Path, tiny_model_dir: Path, tiny_data_dir: Path) -> None:
-    draft = dict(model_name_or_path=str(tiny_model_dir), dataset="tiny_identity", dataset_dir=str(tiny_data_dir),
+    draft = dict(model_name_or_path=str(tiny_model_dir), do_train=True, dataset="tiny_identity", dataset_dir=str(tiny_data_dir),
                  stage="sft", finetuning_type="lora", cutoff_len=64, per_device_train_batch_size=2,
                  learning_rate=5e-3, max_steps=100_000, logging_steps=1, save_steps=100_000, report_to="none")
     app = make_app(home)

@@ -101,7 +101,7 @@ async def test_preset_edit_invalid_start_monitor_stop(home: Path, monkeypatch: p
 async def test_start_error_is_a_modal(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.set_draft({"model_name_or_path": "x", "dataset": "d"}, source="custom")
+        app.set_draft({"model_name_or_path": "x", "do_train": True, "dataset": "d"}, source="custom")
         app.switch_mode("config")
         await pilot.pause()
         monkeypatch.setattr(sys, "executable", "/nonexistent/python")

@@ -77,7 +77,7 @@ def test_home(snap_compare, snap_home: Path, size) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_config_editor_with_a_broken_rule(snap_compare, snap_home: Path, size) -> None:
-    draft = {"model_name_or_path": "tiny-model", "dataset": "tiny_alpaca", "finetuning_type": "full",
+    draft = {"model_name_or_path": "tiny-model", "do_train": True, "dataset": "tiny_alpaca", "finetuning_type": "full",
              "quantization_bit": 4}
     assert snap_compare(make_app(snap_home), terminal_size=size, run_before=area("config", draft))
 
@@ -107,7 +107,7 @@ def test_model(snap_compare, snap_home: Path, size) -> None:
 def test_config_editor_light_theme(snap_compare, snap_home: Path) -> None:
     app = make_app(snap_home)
     app.theme = "textual-light"
-    draft = {"model_name_or_path": "tiny-model", "dataset": "tiny_alpaca", "stage": "ppo"}
+    draft = {"model_name_or_path": "tiny-model", "do_train": True, "dataset": "tiny_alpaca", "stage": "ppo"}
     assert snap_compare(app, terminal_size=(80, 24), run_before=area("config", draft))
 
 

@@ -158,8 +158,18 @@ def test_neat_packing_turns_packing_on():
 
 
 def test_train_purpose_requires_model_data_output():
-    problems = check_config(TrainConfig(), "train")
+    problems = check_config(TrainConfig(do_train=True), "train")
     assert [p.fields[0] for p in problems] == ["model_name_or_path", "output_dir", "dataset"]
+
+
+def test_do_train_defaults_to_false_and_a_config_that_does_nothing_fails(tmp_path):
+    assert TrainConfig().do_train is False  # as in LLaMA-Factory
+    path = tmp_path / "c.yaml"
+    path.write_text("model_name_or_path: m\ndataset: d\noutput_dir: o\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, purpose="train")
+    assert str(err.value).startswith("do_train: the config does nothing") and "set do_train: true" in str(err.value)
+    assert load_config(path, ["do_train=true"], purpose="train").do_train
 
 
 def test_overrides_are_typed_by_schema():
