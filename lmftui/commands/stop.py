@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hosts.records import open_host, read_record
+    from ..hosts.records import read_record, stop_everywhere
     from .attach import resolve_run
 
     try:
@@ -30,11 +30,8 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"{run_dir.name} is not running — nothing to stop", code=1)
         print(f"stopping {run_dir}: it saves a checkpoint, then ends")
         return 0
-    stopped = []
     try:
-        for name in record.hosts:  # every node: none is left waiting on a collective
-            if open_host(name).stop(record.path):
-                stopped.append(name)
+        stopped = stop_everywhere(run_dir)  # every node: none is left waiting on a collective
     except HostError as exc:
         return fail(str(exc), code=1)
     if not stopped:

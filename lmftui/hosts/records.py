@@ -64,11 +64,11 @@ def read_record(folder: str | Path) -> RemoteRun | None:
     return RemoteRun(**{k: v for k, v in data.items() if k in RemoteRun.__dataclass_fields__})
 
 
-def list_records() -> list[tuple[Path, RemoteRun]]:
-    """Every remote run recorded here, newest first."""
+def list_records(root: str | Path | None = None) -> list[tuple[Path, RemoteRun]]:
+    """Every remote run recorded in the runs folder, newest first."""
     from engine.rundir import runs_root
 
-    root = runs_root()
+    root = Path(root) if root else runs_root()
     found = [(p.parent, r) for p in root.glob(f"*/{RECORD_FILE}") if (r := read_record(p.parent))] \
         if root.is_dir() else []
     return sorted(found, key=lambda item: item[1].started, reverse=True)
@@ -80,3 +80,11 @@ def run_target(folder: str | Path) -> tuple[Host, str]:
     if record is None:
         return open_host(LOCAL), str(folder)
     return open_host(record.host), record.path
+
+
+def stop_everywhere(folder: str | Path) -> list[str]:
+    """Ask a run to save and stop on every host it runs on (all nodes of a multi-node run); where it did."""
+    record = read_record(folder)
+    if record is None:
+        return [LOCAL] if open_host(LOCAL).stop(str(folder)) else []
+    return [name for name in record.hosts if open_host(name).stop(record.path)]

@@ -12,8 +12,9 @@ from textual.message import Message
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engine.rundir import RunInfo, list_runs
+from engine.rundir import RunInfo
 
+from ..hosts.listing import run_infos
 from ..widgets.hardware_panel import HardwarePanel
 from ..widgets.runs_table import RunsTable
 from .base import AreaScreen
@@ -128,7 +129,7 @@ class HomeScreen(AreaScreen):
 
     def action_refresh(self) -> None:
         root = self.app.runs_dir
-        self.work(lambda: self.post_message(RunsListed(list_runs(root)[:RECENT_RUNS])), "list-runs")
+        self.work(lambda: self.post_message(RunsListed(run_infos(root)[:RECENT_RUNS])), "list-runs")
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.query_one(RunsTable).show_runs(message.runs)

@@ -13,12 +13,12 @@ from textual.message import Message
 from textual.widgets import Log, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from engine.detach import stop_run
-from engine.events import EVENTS_FILE, EventTail
-from engine.rundir import CONSOLE_FILE, is_locked
 from engine.summary import run_status
 
-from ..run_history import ConsoleTail, RunHistory, smooth
+from ..hosts.base import JournalReader
+from ..hosts.records import read_record, run_target, stop_everywhere
+from ..hosts.store import HostError
+from ..run_history import RunHistory, smooth
 from ..widgets.charts import MetricChart
 from ..widgets.runs_table import STATUS_STYLE
 from .base import AreaScreen
@@ -29,6 +29,8 @@ SIDE_CHARTS = (("lr", "learning rate"), ("grad_norm", "grad norm"), ("tokens_per
 SMOOTHING_STEPS = (0.0, 0.6, 0.9, 0.97)
 EVENTS_PER_BATCH = 5000
 POLL_S = 0.25
+REMOTE_POLL_S = 1.0  # one command over the host's shared SSH connection per poll
+RETRY_S = (1, 2, 4, 8, 15, 30)  # back-off while a host's link is down
 JOURNAL_LINES = ("warning", "checkpoint", "eval", "predict", "error", "done")  # shown in the log beside console.log
 
 
@@ -37,6 +39,14 @@ class JournalGrew(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, JournalGrew)
+
+
+class LinkChanged(Message):
+    """The link to a remote run's host went down (with the reason and the next retry) or came back."""
+
+    def __init__(self, run_dir: Path, error: str | None):
+        super().__init__()
+        self.run_dir, self.error = run_dir, error
 
 
 class MonitorScreen(AreaScreen):
@@ -60,6 +70,8 @@ class MonitorScreen(AreaScreen):
         self.side = 0
         self._inbox: deque[tuple[Path, list, list[str], bool]] = deque()
         self._dirty = False
+        self.host_label = ""
+        self.link_error: str | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="run-head"):
@@ -88,9 +100,12 @@ class MonitorScreen(AreaScreen):
         self.run_dir = run_dir
         self.history = RunHistory()
         self.running = False
+        self.link_error = None
         self._inbox.clear()
         self.query_one(Log).clear()
         self._dirty = True
+        record = read_record(run_dir) if run_dir is not None else None
+        self.host_label = f" on {'+'.join(record.hosts)}" if record else ""
         if run_dir is None:
             self.query_one("#run-title", Static).update(
                 "No run selected — start one from the config editor (F3, ctrl+r) or pick one on the runs screen (F6).")
@@ -98,18 +113,46 @@ class MonitorScreen(AreaScreen):
         self.work(lambda: self._tail(run_dir), "tail", group="monitor.tail")
 
     def _tail(self, run_dir: Path) -> None:
-        """Worker: poll the journal and console.log by byte offset and post what is new."""
+        """Worker: poll the journal and console.log by byte offset through the run's host (this machine or
+        SSH) and post what is new; a dropped link is retried with back-off and loses no event."""
         worker = get_current_worker()
-        events, console = EventTail(run_dir / EVENTS_FILE), ConsoleTail(run_dir / CONSOLE_FILE)
-        last_running = None
+        try:
+            host, path = run_target(run_dir)
+        except HostError as exc:
+            self.post_message(LinkChanged(run_dir, str(exc)))
+            return
+        reader = JournalReader(host, path)
+        pause = POLL_S if host.name == "local" else REMOTE_POLL_S
+        last_running, failures = None, 0
         while not worker.is_cancelled:
-            new_events, lines, running = events.read(), console.read(), is_locked(run_dir)
+            try:
+                new_events, lines, running = reader.read()
+            except HostError as exc:
+                wait = RETRY_S[min(failures, len(RETRY_S) - 1)]
+                failures += 1
+                self.post_message(LinkChanged(run_dir, f"{exc} · retrying in {wait} s"))
+                self._sleep(worker, wait)
+                continue
+            if failures:
+                failures = 0
+                self.post_message(LinkChanged(run_dir, None))
             if new_events or lines or running != last_running:
                 self._inbox.append((run_dir, new_events, lines, running))
                 self.post_message(JournalGrew())
                 last_running = running
             if not new_events:
-                time.sleep(POLL_S)
+                self._sleep(worker, pause)
+
+    @staticmethod
+    def _sleep(worker, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not worker.is_cancelled and time.monotonic() < deadline:
+            time.sleep(min(POLL_S, seconds))
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        if message.run_dir == self.run_dir:
+            self.link_error = message.error
+            self._dirty = True
 
     def on_journal_grew(self, message: JournalGrew) -> None:
         """Fold the inbox into the history, a bounded batch at a time; the timer redraws."""
@@ -146,8 +189,10 @@ class MonitorScreen(AreaScreen):
         status = run_status(h.summary, self.running)
         model = h.start.get("model", "")
         stage = h.start.get("stage", "")
+        link = f"\n[bold red]link down:[/] {self.link_error}" if self.link_error else ""
         self.query_one("#run-title", Static).update(
-            f"[b]{self.run_dir.name}[/b]  [{STATUS_STYLE.get(status, '')}]{status}[/]  {stage} {model}".rstrip())
+            f"[b]{self.run_dir.name}[/b]{self.host_label}  [{STATUS_STYLE.get(status, '')}]{status}[/]  "
+            f"{stage} {model}".rstrip() + link)
         bar = self.query_one(ProgressBar)
         bar.update(total=h.max_steps or None, progress=h.step)
         self.query_one("#run-progress-text", Static).update(h.progress_text())
@@ -186,7 +231,7 @@ class MonitorScreen(AreaScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.work(lambda: stop_run(run_dir), "stop")
+                self.work(lambda: stop_everywhere(run_dir), "stop")
                 self.notify("stopping: the run saves a checkpoint, then ends", title="Run")
 
         self.app.push_screen(ConfirmModal(f"Stop {run_dir.name}? It saves a checkpoint first."), answered)

@@ -9,9 +9,10 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from engine.config import ConfigError, read_yaml
-from engine.detach import stop_run
-from engine.rundir import CONFIG_FILE, list_runs
+from engine.rundir import CONFIG_FILE
 
+from ..hosts.listing import run_infos
+from ..hosts.records import stop_everywhere
 from ..widgets.runs_table import RunsTable
 from .base import AreaScreen
 from .compare import CompareScreen
@@ -52,7 +53,7 @@ class RunsScreen(AreaScreen):
 
     def action_refresh(self) -> None:
         root = self.app.runs_dir
-        self.work(lambda: self.post_message(RunsListed(list_runs(root))), "list-runs")
+        self.work(lambda: self.post_message(RunsListed(run_infos(root))), "list-runs")
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.all_runs = message.runs
@@ -108,7 +109,7 @@ class RunsScreen(AreaScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.work(lambda: stop_run(run.path), "stop")
+                self.work(lambda: stop_everywhere(run.path), "stop")
                 self.notify(f"stopping {run.name}", title="Run")
 
         self.app.push_screen(ConfirmModal(f"Stop {run.name}? It saves a checkpoint first."), answered)

@@ -18,12 +18,12 @@ def test_runs_table_and_json(home: Path, capsys: pytest.CaptureFixture, fake_run
     fake_runs(home / "runs" / "c", steps=10_000, interval=0.05)
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["STATUS", "RUN", "STAGE", "STEP", "LOSS", "STARTED"]
+    assert out.splitlines()[0].split() == ["STATUS", "RUN", "HOST", "STAGE", "STEP", "LOSS", "STARTED"]
     assert "running" in out and "failed" in out and "done" in out
     assert main(["runs", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["a"]["status"] == "done" and rows["a"]["step"] == 3 and rows["b"]["message"] == "boom"
-    assert rows["c"]["status"] == "running"
+    assert rows["c"]["status"] == "running" and rows["c"]["host"] == "local"
 
 
 def test_runs_dir_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -1,0 +1,65 @@
+"""A run on an SSH host (a real sshd on 127.0.0.1) in the monitor and the runs list, exactly like a local one:
+history by byte offset over SSH, a dropped link that loses no event, and a graceful stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmftui.hosts.records import RemoteRun, write_record
+from lmftui.hosts.remote import SshHost
+from lmftui.hosts.store import HostSpec, save_hosts
+from lmftui.screens.monitor import MonitorScreen
+from lmftui.screens.runs import RunsScreen
+
+from .conftest import make_app, wait_for
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def remote_host(ssh_env, home: Path) -> HostSpec:
+    spec = HostSpec(name="loop", destination="loop-a", python=str(ssh_env.remote_python("tui", home / "remote")))
+    save_hosts({"loop": spec})
+    return spec
+
+
+async def test_remote_run_in_the_monitor_survives_a_dropped_link_and_stops(home, remote_host, fake_runs) -> None:
+    remote_dir = home / "remote" / "runs" / "r1"
+    run = fake_runs(remote_dir, steps=100000, interval=0.05)
+    folder = write_record(RemoteRun(hosts=["loop"], path=str(remote_dir)))
+    assert folder.name == "r1@loop"
+    app = make_app(home, attach=folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.history.step >= 10,
+                       timeout=60)
+        screen = app.screen
+        title = screen.query_one("#run-title")
+        await wait_for(pilot, lambda: "on loop" in str(title.render()) and "running" in str(title.render()))
+        log = screen.query_one("#run-log")
+        await wait_for(pilot, lambda: any("journal writer started" in line for line in log.lines))
+
+        SshHost(remote_host).disconnect()  # the link drops; the next poll opens a new one
+        seen = screen.history.step
+        await wait_for(pilot, lambda: screen.history.step >= seen + 10, timeout=60)
+        assert screen.history.series["loss"].count == screen.history.step  # every step, none twice
+
+        await pilot.press("s")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "stopped" in str(title.render()), timeout=60)
+        assert run.wait(timeout=30) == 0
+        assert screen.history.done["status"] == "stopped"
+
+
+async def test_runs_screen_lists_a_remote_run_with_its_status(home, remote_host) -> None:
+    from .conftest import write_journal
+
+    remote_dir = write_journal(home / "remote" / "runs" / "r2", steps=5)
+    write_record(RemoteRun(hosts=["loop"], path=str(remote_dir)))
+    app = make_app(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.switch_mode("runs")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.all_runs, timeout=60)
+        run = next(r for r in app.screen.all_runs if r.name == "r2@loop")
+        assert run.status == "done" and run.step == 5
