@@ -53,7 +53,7 @@ class BindingCommands(Provider):
 
 AREA_SCREENS = {"home": "home.HomeScreen", "model": "model.ModelScreen", "config": "config_editor.ConfigEditorScreen",
                 "data": "data.DataScreen", "monitor": "monitor.MonitorScreen", "runs": "runs.RunsScreen",
-                "chat": "chat.ChatScreen", "export": "export.ExportScreen"}
+                "chat": "chat.ChatScreen", "export": "export.ExportScreen", "predict": "predict.PredictScreen"}
 
 
 def make_area_screen(area: str) -> Screen:
@@ -78,6 +78,8 @@ class LmfApp(App[None]):
         Binding("f6", "area('runs')", "Runs", show=False, id="runs.open", tooltip="Every run: attach, open, compare."),
         Binding("f7", "area('chat')", "Chat", show=False, id="chat.open", tooltip="Chat with a model or a run's result."),
         Binding("f8", "area('export')", "Export", show=False, id="export.open", tooltip="Merge and export a run's result."),
+        Binding("f10", "area('predict')", "Predict", show=False, id="predict.open",
+                tooltip="Base and tuned model answer the same evaluation rows, with BLEU/ROUGE."),
         Binding("f9", "settings", "Settings", id="app.settings", tooltip="Runs folder and chart refresh."),
         Binding("ctrl+t", "toggle_theme", "Theme", id="app.toggle-theme", tooltip="Switch dark and light themes."),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True,

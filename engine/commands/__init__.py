@@ -10,7 +10,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-COMMANDS = ("train", "data", "export", "chat")
+COMMANDS = ("train", "data", "export", "chat", "predict")
 
 
 class IntermixedParser(argparse.ArgumentParser):

@@ -32,7 +32,7 @@ def similarity(predict: str, label: str) -> dict[str, float]:
         scores = Rouge().get_scores(hypothesis, reference)[0]
         rouge = {key: scores[key]["f"] for key in ("rouge-1", "rouge-2", "rouge-l")}
     bleu = sentence_bleu([list(label)], list(predict), smoothing_function=SmoothingFunction().method3)
-    return {"bleu-4": round(bleu * 100, 4), **{k: round(v * 100, 4) for k, v in rouge.items()}}
+    return {"bleu-4": round(float(bleu) * 100, 4), **{k: round(v * 100, 4) for k, v in rouge.items()}}
 
 
 def mean_scores(rows: Iterable[dict[str, float]]) -> dict[str, float]:
@@ -40,7 +40,7 @@ def mean_scores(rows: Iterable[dict[str, float]]) -> dict[str, float]:
     rows = list(rows)
     if not rows:
         return {}
-    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+    return {key: round(float(np.mean([row[key] for row in rows])), 4) for key in rows[0]}
 
 
 def token_accuracy(predictions: Any, labels: Any) -> float:

@@ -1,4 +1,4 @@
-"""The `lmf-tui` sub-commands: the engine's own (train, data, export, chat: `engine.commands`) and the app's.
+"""The `lmf-tui` sub-commands: the engine's own (train, data, export, chat, predict: `engine.commands`) and the app's.
 
 Each module has `add_parser(subparsers)` and `run(args) -> int`.
 """
@@ -8,4 +8,5 @@ COMMANDS = {
     "attach": "lmftui.commands.attach", "env": "lmftui.commands.env", "suggest": "lmftui.commands.suggest",
     "export": "engine.commands.export", "chat": "engine.commands.chat", "bench": "lmftui.commands.bench",
     "stop": "lmftui.commands.stop", "pull": "lmftui.commands.pull", "hosts": "lmftui.commands.hosts",
+    "predict": "engine.commands.predict",
 }

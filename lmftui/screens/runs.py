@@ -32,6 +32,8 @@ class RunsScreen(AreaScreen):
                 tooltip="Open the run's run_config.yaml in the config editor."),
         Binding("s", "stop", "Stop", id="runs.stop", tooltip="Ask the selected running run to save and stop."),
         Binding("r", "refresh", "Refresh", id="runs.refresh", tooltip="Re-read the runs folder."),
+        Binding("p", "predict", "Predict", show=False, id="runs.predict",
+                tooltip="Compare the selected run's base and tuned answers on its evaluation rows."),
     ]
 
     def __init__(self) -> None:
@@ -100,6 +102,12 @@ class RunsScreen(AreaScreen):
         raw.pop("resume_from_checkpoint", None)
         self.app.set_draft(raw, source=run.name)
         self.app.switch_mode("config")
+
+    def action_predict(self) -> None:
+        run = self.query_one(RunsTable).current_run()
+        if run is not None:
+            self.app.watched_run = Path(run.path).resolve()
+            self.app.switch_mode("predict")
 
     def action_stop(self) -> None:
         run = self.query_one(RunsTable).current_run()

@@ -79,6 +79,15 @@ def test_tuned_model_beats_base_and_greedy_batches_match_single_rows(tiny_model_
                 .read_text().splitlines()]
 
     assert predictions("tuned") == predictions("one")  # left padding changes no answer
+    # the Predict view's comparison: the adapter switched off gives the base's answers, on the tuned ones
+    from engine.evaluate.compare import comparison, run_comparison
+
+    lines: list[dict] = []
+    run_comparison(comparison(str(adapter), ["eval_dataset=tiny_identity", "max_samples=8", "do_sample=false",
+                                             "max_new_tokens=8"]), 8, lines.append)
+    answers = {m: [r["text"] for r in lines if r["event"] == "answer" and r["model"] == m] for m in ("base", "tuned")}
+    assert answers["base"] == predictions("base") and answers["tuned"] == predictions("tuned")
+    assert [r["event"] for r in lines][0] == "rows" and lines[-1] == {"event": "done"}
 
     def rouge(name):
         return json.loads((tmp_path / name / "predict_results.json").read_text())["predict_rouge-l"]
@@ -143,3 +152,23 @@ def test_prediction_settings_refused_in_one_line(tiny_model_dir, tiny_data_dir, 
     with pytest.raises(ConfigError) as err:
         run_training(config(tiny_model_dir, tiny_data_dir, tmp_path / "x", **raw))
     assert words in str(err.value) and "\n" not in str(err.value).strip()
+
+
+def test_predict_command_prints_both_models(adapter, capsys):
+    from engine.commands import main
+
+    assert main(["predict", str(adapter), "--rows", "2", "max_new_tokens=4", "do_sample=false"]) == 0
+    out = capsys.readouterr().out
+    assert "2 training rows (the run has no evaluation rows)" in out
+    assert "[2] prompt: Who are you?" in out and "    tuned: " in out
+    table = out.split("model ")[-1].splitlines()
+    assert table[0].split() == ["bleu-4", "rouge-1", "rouge-2", "rouge-l"]
+    assert [line.split()[0] for line in table[1:3]] == ["base", "tuned"]
+
+
+def test_predict_command_refuses_a_folder_without_a_run(tmp_path, capsys):
+    from engine.commands import main
+
+    assert main(["predict", str(tmp_path), "--jsonl"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["event"] == "error" and "not a run folder" in captured.err
