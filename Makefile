@@ -30,7 +30,7 @@ $(VENV)/.core-installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.core-installed
-	$(PIP) install -q -e ".[dev,qlora]"
+	$(PIP) install -q -e ".[dev,qlora,optim]"
 	touch $@
 
 $(VENV)/.chat-installed: pyproject.toml $(VENV)/.core-installed

@@ -20,13 +20,7 @@ UNSUPPORTED = {
     "Megatron (MCA)": ("use_mca", "mca_", "megatron"),
     "Ray": ("use_ray", "ray_", "resources_per_worker", "placement_strategy"),
     "KTransformers": ("use_kt", "kt_", "cpu_infer", "chunk_size"),
-    "BAdam": ("use_badam", "badam_"),
-    "GaLore": ("use_galore", "galore_"),
-    "APOLLO": ("use_apollo", "apollo_"),
     "LLaMA Pro": ("use_llama_pro",),
-    "Adam-mini": ("use_adam_mini",),
-    "Muon": ("use_muon",),
-    "Liger kernel": ("enable_liger_kernel",),
     "SwanLab": ("use_swanlab", "swanlab_"),
     "mixture of depths": ("mixture_of_depths",),
     "shift short attention": ("shift_attn",),
@@ -36,7 +30,6 @@ UNSUPPORTED = {
     "vLLM": ("vllm_",),
     "SGLang": ("sglang_",),
     "FP8 training": ("fp8",),
-    "DFT loss": ("use_dft_loss",),
     "MoE aux loss": ("moe_aux_loss_coef",),
 }
 # Keys LLaMA-Factory writes that change nothing here; accepted and dropped.

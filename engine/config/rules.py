@@ -354,3 +354,67 @@ def _unsupported_quantization_method(c: TrainConfig) -> Problem | None:
     if c.quantization_bit == 8 and c.quantization_type != "nf4":
         return Problem(("quantization_type", "quantization_bit"), "the 4-bit type applies to 4 bits only",
                        "remove quantization_type, or set quantization_bit: 4")
+
+
+OPTIMIZER_SWITCHES = ("use_galore", "use_apollo", "use_badam", "use_adam_mini", "use_muon")
+GALORE_BASES = ("adamw_torch", "adamw_8bit", "adamw_bnb_8bit", "paged_adamw_8bit", "adafactor")
+
+
+@rule
+def _one_optimizer(c: TrainConfig) -> Problem | None:
+    used = [k for k in OPTIMIZER_SWITCHES if getattr(c, k)] + (["loraplus_lr_ratio"] if c.loraplus_lr_ratio else [])
+    if len(used) > 1:
+        return Problem(tuple(used), f"{' and '.join(used)} each choose the optimizer", "keep one of them")
+
+
+@rule
+def _low_rank_optimizers_train_weights(c: TrainConfig) -> Problem | None:
+    used = [k for k in ("use_galore", "use_apollo", "use_badam") if getattr(c, k)]
+    if used and c.finetuning_type in ("lora", "oft"):
+        return Problem((used[0], "finetuning_type"), f"{used[0]} optimizes the model's own weights, not "
+                       f"{c.finetuning_type} adapters", "set finetuning_type: full (or freeze), or turn it off")
+
+
+@rule
+def _layerwise_without_accumulation(c: TrainConfig) -> Problem | None:
+    for name in ("galore", "apollo"):
+        if getattr(c, f"use_{name}") and getattr(c, f"{name}_layerwise") and c.gradient_accumulation_steps > 1:
+            return Problem((f"{name}_layerwise", "gradient_accumulation_steps"), "a layer-wise optimizer steps "
+                           "during backward, so gradients cannot be accumulated",
+                           "set gradient_accumulation_steps: 1 (raise the batch size instead), or turn it off")
+
+
+@rule
+def _low_rank_base_optimizer(c: TrainConfig) -> Problem | None:
+    if c.use_galore and c.optim not in GALORE_BASES:
+        return Problem(("use_galore", "optim"), f"GaLore has no {c.optim} variant",
+                       "set optim: adamw_torch, adamw_8bit or adafactor")
+    if c.use_apollo and c.optim != "adamw_torch":
+        return Problem(("use_apollo", "optim"), f"APOLLO has no {c.optim} variant", "set optim: adamw_torch")
+
+
+@rule
+def _optimizers_and_deepspeed(c: TrainConfig) -> Problem | None:
+    if c.deepspeed and (c.use_galore or c.use_apollo):
+        return Problem(("deepspeed", "use_galore" if c.use_galore else "use_apollo"),
+                       "GaLore and APOLLO do not run under DeepSpeed", "remove deepspeed (they fit one GPU)")
+    if c.deepspeed and c.use_badam and c.badam_mode == "ratio":
+        return Problem(("deepspeed", "badam_mode"), "ratio-wise BAdam does not run distributed",
+                       "set badam_mode: layer (with DeepSpeed ZeRO-3), or remove deepspeed")
+
+
+@rule
+def _badam_block_settings(c: TrainConfig) -> Problem | None:
+    if c.use_badam and c.badam_mode == "layer" and not c.badam_switch_mode:
+        return Problem(("badam_switch_mode",), "layer-wise BAdam needs an order of blocks",
+                       "set badam_switch_mode: ascending")
+    if c.use_badam and c.badam_switch_interval is not None and c.badam_switch_interval == 0:
+        return Problem(("badam_switch_interval",), "must be a step count, or -1 to keep one block",
+                       "e.g. badam_switch_interval: 50")
+
+
+@rule
+def _dft_loss_sft(c: TrainConfig) -> Problem | None:
+    if c.use_dft_loss and c.stage != "sft":
+        return Problem(("use_dft_loss", "stage"), f"the DFT loss replaces the SFT loss, not the {c.stage} loss",
+                       "set stage: sft, or turn use_dft_loss off")

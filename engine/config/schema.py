@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 GROUPS = (
     "Model", "Data", "Method", "LoRA", "Freeze", "OFT", "Quantization",
-    "Preference", "Training", "Evaluation", "Output", "Export", "Generation", "Advanced",
+    "Preference", "Training", "Optimizer", "Evaluation", "Output", "Export", "Generation", "Advanced",
 )
 
 Stage = Literal["pt", "sft", "rm", "ppo", "dpo", "kto", "grpo"]
@@ -50,6 +50,8 @@ class TrainConfig(BaseModel):
         "auto", "Model", "Weights dtype when not training in bf16/fp16.")
     default_system: str | None = field(None, "Model", "System prompt used when a row has none.")
     enable_thinking: bool = field(True, "Model", "Keep reasoning blocks for thinking templates.")
+    enable_liger_kernel: bool = field(
+        False, "Model", "Liger's fused Triton kernels for training (CUDA, liger-kernel installed; ignored on the CPU).")
 
     # --- Quantization ------------------------------------------------------------------------
     quantization_bit: Literal[4, 8] | None = field(
@@ -162,13 +164,14 @@ class TrainConfig(BaseModel):
     adam_beta2: float = field(0.999, "Training", "AdamW beta2.", gt=0, lt=1)
     adam_epsilon: float = field(1e-8, "Training", "AdamW epsilon.", gt=0)
     max_grad_norm: float = field(1.0, "Training", "Clip gradients to this norm; 0 = no clipping.", ge=0)
-    optim: str = field("adamw_torch", "Training", "Optimizer (adamw_torch, adamw_8bit, paged_adamw_8bit, sgd…).")
     bf16: bool = field(False, "Training", "Train in bfloat16 mixed precision.")
     fp16: bool = field(False, "Training", "Train in float16 mixed precision.")
     pure_bf16: bool = field(False, "Training", "Keep the whole model in bfloat16 (no fp32 master weights).")
     seed: int = field(42, "Training", "Random seed for data order and initialisation.")
     group_by_length: bool = field(False, "Training", "Batch rows of similar length to pad less.")
     dataloader_num_workers: int = field(0, "Training", "Worker processes for the data loader.", ge=0)
+    use_dft_loss: bool = field(
+        False, "Training", "SFT: weight each token's loss by its (detached) probability (Dynamic Fine-Tuning).")
     gradient_checkpointing_kwargs: dict[str, Any] | None = field(None, "Advanced", "Gradient checkpointing options.")
     deepspeed: str | None = field(None, "Advanced", "DeepSpeed config file (multi-GPU through accelerate).")
     ddp_timeout: int = field(1800, "Advanced", "Seconds before a stuck multi-GPU collective fails.", ge=1)
@@ -176,6 +179,54 @@ class TrainConfig(BaseModel):
     torch_compile: bool = field(False, "Advanced", "Compile the model with torch.compile.")
     tf32: bool | None = field(None, "Advanced", "Allow TF32 matmuls on Ampere+ GPUs.")
     use_cpu: bool = field(False, "Advanced", "Train on the CPU even when a GPU is present.")
+
+    # --- Optimizer -----------------------------------------------------------------------------
+    optim: str = field(
+        "adamw_torch", "Optimizer", "Base optimizer (adamw_torch, adamw_8bit, paged_adamw_8bit, adafactor, sgd…).")
+    use_galore: bool = field(False, "Optimizer", "GaLore: project the gradients of linear layers to low rank "
+                             "(full/freeze; lmf-tui[optim]).")
+    galore_target: str = field("all", "Optimizer", "GaLore modules: all (every linear layer but the output) or "
+                               "names, comma-separated.")
+    galore_rank: int = field(16, "Optimizer", "Rank of the GaLore gradient projection.", ge=1)
+    galore_update_interval: int = field(200, "Optimizer", "Steps between GaLore projection updates.", ge=1)
+    galore_scale: float = field(2.0, "Optimizer", "GaLore scaling of the projected update.", gt=0)
+    galore_proj_type: Literal["std", "reverse_std", "right", "left", "full"] = field(
+        "std", "Optimizer", "GaLore projection side: std, reverse_std, right, left or full.")
+    galore_layerwise: bool = field(False, "Optimizer", "GaLore: step each layer during backward to save memory "
+                                   "(no gradient accumulation).")
+    use_apollo: bool = field(False, "Optimizer", "APOLLO: AdamW with low-rank auxiliary state for channel-wise "
+                             "scaling (full/freeze; lmf-tui[optim]).")
+    apollo_target: str = field("all", "Optimizer", "APOLLO modules: all (every linear layer but the output) or "
+                               "names, comma-separated.")
+    apollo_rank: int = field(16, "Optimizer", "Rank of the APOLLO auxiliary space.", ge=1)
+    apollo_update_interval: int = field(200, "Optimizer", "Steps between APOLLO projection updates.", ge=1)
+    apollo_scale: float = field(32.0, "Optimizer", "APOLLO scaling coefficient.", gt=0)
+    apollo_proj: Literal["svd", "random"] = field("random", "Optimizer", "APOLLO projection: random or svd.")
+    apollo_proj_type: Literal["std", "right", "left"] = field(
+        "std", "Optimizer", "APOLLO projection side: std, right or left.")
+    apollo_scale_type: Literal["channel", "tensor"] = field(
+        "channel", "Optimizer", "APOLLO scaling granularity: channel or tensor.")
+    apollo_layerwise: bool = field(False, "Optimizer", "APOLLO: step each layer during backward to save memory "
+                                   "(no gradient accumulation).")
+    apollo_scale_front: bool = field(False, "Optimizer", "APOLLO: apply the norm-growth limiter before scaling.")
+    use_badam: bool = field(False, "Optimizer", "BAdam: Adam on one block of layers at a time (full; "
+                            "lmf-tui[optim]).")
+    badam_mode: Literal["layer", "ratio"] = field(
+        "layer", "Optimizer", "BAdam: layer (one decoder layer at a time) or ratio (a share of every weight).")
+    badam_start_block: int | None = field(None, "Optimizer", "BAdam layer mode: block to start from.", ge=0)
+    badam_switch_mode: Literal["ascending", "descending", "random", "fixed"] | None = field(
+        "ascending", "Optimizer", "BAdam layer mode: order of blocks: ascending, descending, random, fixed.")
+    badam_switch_interval: int | None = field(
+        50, "Optimizer", "BAdam layer mode: steps before the next block; -1 = never switch.")
+    badam_update_ratio: float = field(0.05, "Optimizer", "BAdam ratio mode: share of each weight updated.",
+                                      gt=0, le=1)
+    badam_mask_mode: Literal["adjacent", "scatter"] = field(
+        "adjacent", "Optimizer", "BAdam ratio mode: adjacent (a contiguous slice) or scatter (random entries).")
+    badam_verbose: int = field(0, "Optimizer", "BAdam messages: 0 none, 1 blocks, 2 parameters.", ge=0, le=2)
+    use_adam_mini: bool = field(False, "Optimizer", "Adam-mini: one second moment per block instead of per "
+                                "weight (lmf-tui[optim]).")
+    use_muon: bool = field(False, "Optimizer", "Muon (torch.optim.Muon) for 2-D hidden weights, AdamW for the "
+                           "rest.")
 
     # --- Evaluation ----------------------------------------------------------------------------
     do_eval: bool = field(False, "Evaluation", "Evaluate after training.")

@@ -111,8 +111,9 @@ def _freeze(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
 
 
 def _upcast_trainable(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
-    """Keep trainable weights in fp32 (stable updates) unless pure_bf16 asks for all-bf16."""
-    if not config.pure_bf16:
+    """Keep trainable weights in fp32 (stable updates) unless pure_bf16 asks for all-bf16; BAdam keeps its own
+    fp32 copy of the active block only, so its weights stay as loaded."""
+    if not (config.pure_bf16 or config.use_badam):
         for param in model.parameters():
             if param.requires_grad and param.dtype in (torch.float16, torch.bfloat16):
                 param.data = param.data.float()

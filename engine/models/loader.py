@@ -148,6 +148,10 @@ def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:
     except OSError as exc:
         raise ConfigError(f"model_name_or_path: cannot load {folder} ({_first_line(exc)}) — "
                           "check the id or path, and the network for hub models") from None
+    if for_training:
+        from .liger import apply_liger
+
+        apply_liger(model, config)
     if not for_training:
         from .adapters import load_adapters_for_inference
 

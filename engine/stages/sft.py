@@ -10,6 +10,7 @@ from ..config import TrainConfig
 from ..data import DataBundle, build_datasets, make_collator
 from ..models import apply_method, load_model
 from ..models.loader import attn_implementation
+from ..train.losses import dft_loss
 from ..train.trainer import LmfTrainer, counting_collator
 
 
@@ -19,7 +20,7 @@ def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
 
 
 def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: TrainingArguments) -> Trainer:
-    """LmfTrainer on the method-wrapped model, counting real tokens."""
+    """LmfTrainer on the method-wrapped model, counting real tokens; the DFT loss when use_dft_loss."""
     model = apply_method(load_model(config, for_training=True), config)
     accuracy: dict[str, Any] = {}
     if config.compute_accuracy:  # token accuracy per padded row, as LLaMA-Factory computes it
@@ -31,5 +32,6 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
     return LmfTrainer(
         model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
-        processing_class=tokenizer, lmf_config=config, **accuracy,
+        processing_class=tokenizer, lmf_config=config, compute_loss_func=dft_loss if config.use_dft_loss else None,
+        **accuracy,
     )

@@ -88,6 +88,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     from transformers import PrinterCallback, set_seed
 
     from ..sizing import measured_peak_gb as peak_memory_gb
+    from ..models.liger import liger_note
+    from .optimizers import install_optimizer, require_optimizer_packages
     from .trainer import training_arguments
 
     say = echo or (lambda line: None)
@@ -103,6 +105,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         from ..models.unsloth import require_unsloth
 
         require_unsloth(config)
+    require_optimizer_packages(config)
+    if note := liger_note(config):
+        events.emit("warning", message=note)
+        say(f"note: {note}")
     say(f"Loading tokenizer and data for {config.model_name_or_path} …")
     tokenizer = load_tokenizer(config)
     data = stage.load_data(config, tokenizer)
@@ -114,6 +120,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     gradient_checkpointing = _gradient_checkpointing(config)
     args = training_arguments(config, gradient_checkpointing)
     trainer = stage.build_trainer(config, tokenizer, data, args)
+    optimizer_note = install_optimizer(trainer, config, resume)
     trainable, total = count_parameters(trainer.model)
     stop = GracefulStop()
     trainer.remove_callback(PrinterCallback)  # the journal callback prints its own progress lines
@@ -127,11 +134,14 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         "gradient_accumulation_steps": config.gradient_accumulation_steps,
         "packing": bool(config.packing if config.packing is not None else config.stage == "pt"),
         "neat_packing": config.neat_packing, "cutoff_len": config.cutoff_len, "data": data.report.to_dict(),
-        "resume_from": resume,
+        "resume_from": resume, "optimizer": _optimizer_name(config),
     }
     events.emit("start", stage=config.stage, model=config.model_name_or_path, output_dir=str(run_dir),
                 num_examples=_len(data.train), max_steps=_planned_steps(config, data.train), plan=plan,
                 estimate_gb=_estimate_gb(config), pid=os.getpid())
+    if optimizer_note:
+        events.emit("warning", message=optimizer_note)
+        say(f"warning: {optimizer_note}")
     say(f"Training {trainable:,} of {total:,} parameters on {_len(data.train)} examples"
         + (f", resuming from {resume}" if resume else ""))
     with stop:
@@ -165,6 +175,13 @@ def _gradient_checkpointing(config: TrainConfig) -> bool:
     if config.disable_gradient_checkpointing is not None:
         return not config.disable_gradient_checkpointing
     return torch.cuda.is_available() and not config.use_cpu
+
+
+def _optimizer_name(config: TrainConfig) -> str:
+    from .optimizers import chosen_optimizer
+
+    key = chosen_optimizer(config)
+    return key.removeprefix("use_") + (f" ({config.badam_mode})" if key == "use_badam" else "") if key else config.optim
 
 
 def _len(dataset: Any) -> int | None:

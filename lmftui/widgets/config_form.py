@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, ContentSwitcher, Input, Label, Select, Static
 
 from engine.config import Problem, TrainConfig, coerce_value, field_groups
+from engine.config.relevance import unused_fields
 
 
 def literal_choices(annotation: Any) -> tuple[list[Any], bool] | None:
@@ -129,11 +130,19 @@ class ConfigForm(ContentSwitcher):
             self.built.add(group)
             self.query_one(f"#group-{group}").mount_all(
                 [FieldRow(n, self.values[n], self.problems.get(n, "")) for n in self.groups[group]])
+            self.call_after_refresh(self.hide_unused)
         self.current = f"group-{group}"
 
     def field_changed(self, row: FieldRow) -> None:
         """Take a row's editor value into `values`."""
         self.values[row.field_name] = row.get_value()
+        self.hide_unused()
+
+    def hide_unused(self) -> None:
+        """Hide the rows of keys the current values leave unused (other optimizers' settings)."""
+        hidden = unused_fields(self.values)
+        for name, row in self.rows().items():
+            row.display = name not in hidden
 
     def raw(self, explicit: set[str]) -> dict[str, Any]:
         """The form as a config mapping: the keys set before (`explicit`) and every changed one."""
@@ -145,6 +154,7 @@ class ConfigForm(ContentSwitcher):
         self.values = {n: raw.get(n, f.default) for n, f in TrainConfig.model_fields.items()}
         for name, row in self.rows().items():
             row.set_value(self.values[name])
+        self.hide_unused()
 
     def show_problems(self, problems: list[Problem]) -> None:
         """Put each broken rule's one-line message at every field it names."""

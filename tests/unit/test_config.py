@@ -69,7 +69,7 @@ def test_unknown_key_names_it_with_did_you_mean():
 
 @pytest.mark.parametrize("key,value,feature", [
     ("use_mca", True, "Megatron"), ("ray_num_workers", 4, "Ray"), ("use_kt", True, "KTransformers"),
-    ("use_galore", True, "GaLore"),
+    ("use_swanlab", True, "SwanLab"),
 ])
 def test_unsupported_feature_is_one_line(key, value, feature):
     with pytest.raises(ConfigError) as exc:
@@ -79,7 +79,7 @@ def test_unsupported_feature_is_one_line(key, value, feature):
 
 
 def test_unsupported_feature_switched_off_is_accepted():
-    assert parse_config({"use_galore": False, "use_mca": False}).stage == "sft"
+    assert parse_config({"use_swanlab": False, "use_mca": False}).stage == "sft"
 
 
 def test_bad_type_names_field_and_expected_type():
@@ -133,6 +133,14 @@ BROKEN = {
     "_loraplus_pt_sft": {"stage": "dpo", "loraplus_lr_ratio": 16.0},
     "_gptq_export": {"export_quantization_bit": 4},
     "_unsupported_quantization_method": {"quantization_bit": 8, "quantization_type": "fp4"},
+    "_one_optimizer": {"use_adam_mini": True, "use_muon": True},
+    "_low_rank_optimizers_train_weights": {"use_galore": True, "finetuning_type": "lora"},
+    "_layerwise_without_accumulation": {"use_galore": True, "galore_layerwise": True,
+                                        "gradient_accumulation_steps": 2},
+    "_low_rank_base_optimizer": {"use_apollo": True, "optim": "sgd"},
+    "_optimizers_and_deepspeed": {"use_galore": True, "deepspeed": "ds.json"},
+    "_badam_block_settings": {"use_badam": True, "badam_switch_mode": None},
+    "_dft_loss_sft": {"use_dft_loss": True, "stage": "pt"},
 }
 
 

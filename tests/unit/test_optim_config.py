@@ -1,0 +1,57 @@
+"""Optimizer, LLaMA Pro and DFT keys: LLaMA-Factory's YAML parses, forbidden combinations fail in one line
+before any weight loads, and a missing package names the extra."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from engine.config import ConfigError, parse_config
+from engine.train.optimizers import badam_block_at, require_optimizer_packages
+
+
+def test_llamafactory_galore_yaml_parses():
+    config = parse_config({"finetuning_type": "full", "use_galore": True, "galore_layerwise": True,
+                           "galore_target": "mlp,self_attn", "galore_rank": 128, "galore_scale": 2.0})
+    assert config.use_galore and config.galore_rank == 128 and config.galore_target == "mlp,self_attn"
+
+
+@pytest.mark.parametrize("raw,fields", [
+    ({"use_galore": True}, ("use_galore", "finetuning_type")),
+    ({"use_badam": True, "finetuning_type": "oft"}, ("use_badam", "finetuning_type")),
+    ({"use_galore": True, "use_badam": True, "finetuning_type": "full"}, ("use_galore", "use_badam")),
+    ({"use_adam_mini": True, "use_muon": True}, ("use_adam_mini", "use_muon")),
+    ({"use_adam_mini": True, "loraplus_lr_ratio": 16.0}, ("use_adam_mini", "loraplus_lr_ratio")),
+    ({"use_galore": True, "galore_layerwise": True, "finetuning_type": "full", "gradient_accumulation_steps": 4},
+     ("galore_layerwise", "gradient_accumulation_steps")),
+    ({"use_apollo": True, "apollo_layerwise": True, "finetuning_type": "full", "gradient_accumulation_steps": 2},
+     ("apollo_layerwise", "gradient_accumulation_steps")),
+    ({"use_apollo": True, "finetuning_type": "full", "optim": "adamw_8bit"}, ("use_apollo", "optim")),
+    ({"use_galore": True, "finetuning_type": "full", "optim": "sgd"}, ("use_galore", "optim")),
+    ({"use_galore": True, "finetuning_type": "full", "deepspeed": "ds_z2.json"}, ("deepspeed", "use_galore")),
+    ({"use_badam": True, "badam_mode": "ratio", "finetuning_type": "full", "deepspeed": "ds_z3.json"},
+     ("deepspeed", "badam_mode")),
+    ({"use_dft_loss": True, "stage": "dpo"}, ("use_dft_loss", "stage")),
+])
+def test_forbidden_combinations_fail_in_one_line(raw, fields):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw)
+    message = str(exc.value)
+    assert "\n" not in message and message.startswith(", ".join(fields)), message
+
+
+def test_missing_package_names_the_extra(monkeypatch):
+    config = parse_config({"finetuning_type": "full", "use_badam": True})
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "badam" else real(name, *a))
+    with pytest.raises(ConfigError) as exc:
+        require_optimizer_packages(config)
+    assert "\n" not in str(exc.value) and "lmf-tui[optim]" in str(exc.value) and "use_badam" in str(exc.value)
+
+
+@pytest.mark.parametrize("every,steps,blocks", [(1, range(6), [0, 1, 2, 0, 1, 2]),
+                                                (3, range(9), [0, 0, 1, 1, 1, 2, 2, 2, 0])])
+def test_badam_block_replays_its_ascending_order(every, steps, blocks):
+    """BAdam switches after the steps k with (k + 1) % every == 0; a resumed run must land on the same block."""
+    assert [badam_block_at(0, s, every, 3, "ascending") for s in steps] == blocks
