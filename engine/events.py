@@ -27,6 +27,9 @@ class EventWriter:
         self.path = Path(run_dir) / EVENTS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a", encoding="utf-8")
+        if _ends_mid_line(self.path):  # a crash cut the last line: start ours on a fresh one
+            self._fh.write("\n")
+            self._fh.flush()
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         """Write one event; `fields` must be JSON-serialisable (non-finite floats become null)."""
@@ -79,3 +82,10 @@ def iter_events(run_dir: str | os.PathLike) -> Iterator[dict[str, Any]]:
                 if line.endswith(b"\n") and (event := decode(line)) is not None:
                     yield event
 
+
+def _ends_mid_line(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return False
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,9 +106,27 @@ def checkpoints(run_dir: str | os.PathLike) -> list[Path]:
 
 
 def last_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint (one whose trainer_state.json was written)."""
-    done = [p for p in checkpoints(run_dir) if (p / "trainer_state.json").exists()]
+    """The newest complete checkpoint: the Trainer writes trainer_state.json last, so a checkpoint
+    whose state file is missing or cut short was interrupted while saving and is never picked."""
+    done = [p for p in checkpoints(run_dir) if _complete(p)]
     return done[-1] if done else None
+
+
+def discard_partial_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete the checkpoints newer than the last complete one (a save cut short); returns them."""
+    last = last_checkpoint(run_dir)
+    every = checkpoints(run_dir)
+    partial = every[every.index(last) + 1:] if last is not None else [p for p in every if not _complete(p)]
+    for path in partial:
+        shutil.rmtree(path, ignore_errors=True)
+    return partial
+
+
+def _complete(checkpoint: Path) -> bool:
+    try:
+        return isinstance(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass

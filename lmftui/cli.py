@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from engine.commands import IntermixedParser
+from engine.commands import IntermixedParser, run_command
 
 from . import __version__
 from .commands import COMMANDS
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         from .launch import launch_app
 
         return launch_app()
-    return int(modules[args.command].run(args) or 0)
+    return run_command(args.command, lambda: modules[args.command].run(args))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from types import ModuleType
+from typing import Callable
 
 COMMANDS = ("train", "data", "export", "chat", "predict")
 
@@ -49,4 +50,23 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the engine sub-command."""
     parser, modules = build_parser()
     args = parser.parse_args(argv)
-    return int(modules[args.command].run(args) or 0)
+    return run_command(args.command, lambda: modules[args.command].run(args))
+
+
+def run_command(name: str, command: Callable[[], int | None]) -> int:
+    """Run a sub-command: errors a user can fix end in one line; a bug leaves its traceback in a file."""
+    from ..errors import check_environment, explain, save_crash
+    from .common import fail
+
+    try:
+        check_environment()
+        return int(command() or 0)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except Exception as exc:
+        if (line := explain(exc)) is not None:
+            return fail(line)
+        path = save_crash(exc, name)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        return fail(f"internal error in `lmf-tui {name}`: {type(exc).__name__}: {first} — "
+                    f"traceback saved to {path}; please report it", code=1)

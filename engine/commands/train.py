@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from engine.config import ConfigError, TrainConfig, field_groups, load_config
-from engine.rundir import RunLocked
+from engine.config import TrainConfig, field_groups, load_config
+from engine.errors import explain
 
 from .common import fail, print_plan
 
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def resolve_config(name: str, overrides: list[str]) -> TrainConfig:
     """A YAML path or a preset name, with overrides applied."""
-    if Path(name).is_file() or name.endswith((".yaml", ".yml")):
+    if Path(name).exists() or name.endswith((".yaml", ".yml")):
         return load_config(name, overrides)
     from engine.presets import get_preset
 
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.config:
         return fail("train: name a config file or a preset — e.g. `lmf-tui train demo`")
+    config = None
     try:
         config = resolve_config(args.config, args.overrides)
         if args.dry_run:
@@ -62,13 +63,12 @@ def run(args: argparse.Namespace) -> int:
 
         done = run_training(config, echo=lambda line: print(line, flush=True))
         return 0 if done["status"] in ("done", "stopped") else 1
-    except (ConfigError, RunLocked) as exc:
-        return fail(str(exc))
-    except KeyboardInterrupt:
-        return fail("interrupted")
-    except Exception as exc:  # the journal holds the details; the user gets one line
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return fail(f"{type(exc).__name__}: {first} (details in the run's error.log)", code=1)
+    except Exception as exc:
+        trace = Path(config.output_dir or ".") / "error.log" if config is not None else None
+        if explain(exc) is None and trace is not None and trace.exists():
+            first = (str(exc).splitlines() or [""])[0]
+            return fail(f"{type(exc).__name__}: {first} (traceback in {trace})", code=1)
+        raise  # engine.commands.run_command reports it in one line
 
 
 def _multi_gpu_launch(config: TrainConfig, args: argparse.Namespace) -> list[str] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable, Literal
 
 from .errors import Problem
+from .paths import check_paths
 from .schema import TrainConfig
 
 Purpose = Literal["any", "train", "export", "chat"]
@@ -25,6 +26,8 @@ def rule(fn: Rule) -> Rule:
 def check_config(config: TrainConfig, purpose: Purpose = "any") -> list[Problem]:
     """Every broken rule of this config, for a job of the given purpose."""
     problems = [p for fn in RULES if (p := fn(config)) is not None]
+    if purpose == "train":
+        problems += check_paths(config)
     return _required(config, purpose) + problems
 
 

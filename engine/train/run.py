@@ -19,7 +19,9 @@ import torch
 
 from ..config import ConfigError, TrainConfig, check_config, save_config
 from ..events import EVENTS_FILE, EventWriter
-from ..rundir import CONFIG_FILE, RunLock, journal_status, last_checkpoint, register_run
+from ..errors import explain
+from ..rundir import (CONFIG_FILE, RunLock, discard_partial_checkpoints, journal_status, last_checkpoint,
+                      register_run)
 from ..models.precision import resolve_precision
 from .distributed import NullEvents, is_main_process
 from .journal import JournalCallback
@@ -40,6 +42,9 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
         if main:
             register_run(run_dir)
         events = EventWriter(run_dir) if main else NullEvents()
+        for partial in discard_partial_checkpoints(run_dir) if main else []:
+            events.emit("warning", message=f"{partial.name} was cut short while saving (a crash or a full disk) "
+                                           f"and was removed; resuming from {resume or 'the start'}")
         try:
             return _train(config, run_dir, resume, events, echo)
         except ConfigError as exc:
@@ -50,13 +55,23 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
                         fix="lower per_device_train_batch_size or cutoff_len, or set quantization_bit: 4")
             raise
         except Exception as exc:
-            trace = run_dir / ("error.log" if main else f"error-rank{os.environ.get('RANK')}.log")
-            trace.write_text(traceback.format_exc(), encoding="utf-8")
-            events.emit("error", message=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                        traceback_file=str(trace))
+            _journal_failure(exc, run_dir, events, main)
             raise
         finally:
             events.close()
+
+
+def _journal_failure(exc: Exception, run_dir: Path, events: EventWriter, main: bool) -> None:
+    """Record a failed run: the traceback in error.log, one clear line in the journal. A full disk may
+    refuse either write; the original error is what propagates."""
+    trace = run_dir / ("error.log" if main else f"error-rank{os.environ.get('RANK')}.log")
+    fields: dict[str, Any] = {}
+    with contextlib.suppress(OSError):
+        trace.write_text(traceback.format_exc(), encoding="utf-8")
+        fields["traceback_file"] = str(trace)
+    message = explain(exc) or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    with contextlib.suppress(OSError):
+        events.emit("error", message=message, **fields)
 
 
 def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
