@@ -12,6 +12,7 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -62,6 +63,14 @@ def make_area_screen(area: str) -> Screen:
     return getattr(importlib.import_module(f"lmftui.screens.{module_name}"), class_name)()
 
 
+class RemoteStarted(Message):
+    """A run was started on an SSH host (folder: its local record), or could not be (error)."""
+
+    def __init__(self, folder: Path | None, host: str, error: str = ""):
+        super().__init__()
+        self.folder, self.host, self.error = folder, host, error
+
+
 class LmfApp(App[None]):
     """Terminal workstation for fine-tuning: quitting it never stops a run."""
 
@@ -97,6 +106,7 @@ class LmfApp(App[None]):
         self.draft_source = "custom"
         self.draft_version = 0
         self.watched_run: Path | None = Path(attach).resolve() if attach else None
+        self.target_host = "local"  # where new runs start: this machine or a saved SSH host
         self.theme = self.settings.theme if self.settings.theme in self.available_themes else DARK_THEME
 
     # --- start-up -----------------------------------------------------------------------------
@@ -161,6 +171,11 @@ class LmfApp(App[None]):
             raw["output_dir"] = str(self.new_output_dir(raw))
         try:
             config = parse_config(raw, "train")
+            if self.target_host != "local":
+                self.notify(f"sending the inputs to {self.target_host} and starting there…", title="Run")
+                self.run_worker(lambda: self._start_remote(config, self.target_host), thread=True,
+                                group="start-remote", exit_on_error=False)
+                return None
             run_dir = start_detached(config)
         except (ConfigError, RunLocked, OSError) as exc:
             self.show_error(str(exc), "Cannot start the run")
@@ -168,6 +183,25 @@ class LmfApp(App[None]):
         self.notify(f"started {run_dir.name}", title="Run")
         self.watch_run(run_dir)
         return run_dir
+
+    def _start_remote(self, config: Any, host: str) -> None:
+        """Worker: ship the inputs and start the run on `host`; the outcome comes back as a message."""
+        from engine.config import ConfigError
+
+        from .hosts.launch import start_remote
+        from .hosts.store import HostError
+
+        try:
+            self.post_message(RemoteStarted(start_remote(config, host), host))
+        except (HostError, ConfigError, OSError) as exc:
+            self.post_message(RemoteStarted(None, host, str(exc)))
+
+    def on_remote_started(self, message: "RemoteStarted") -> None:
+        if message.folder is None:
+            self.show_error(message.error, f"Cannot start the run on {message.host}")
+            return
+        self.notify(f"started {message.folder.name}", title="Run")
+        self.watch_run(message.folder)
 
     def save_settings(self, **changes: Any) -> None:
         self.settings = self.settings.model_copy(update=changes)

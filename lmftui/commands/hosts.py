@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..hosts.base import HostFacts
+from ..hosts.records import check_host
 from ..hosts.store import HostError, HostSpec, check_name, get_host, hosts_path, key_warning, load_hosts, save_hosts
 from engine.commands.common import fail
 
@@ -39,17 +39,6 @@ def run(args: argparse.Namespace) -> int:
         return {"add": _add, "list": _list, "check": _check, "rm": _rm}[args.hosts_command](args)
     except HostError as exc:
         return fail(str(exc), code=1)
-
-
-def check_host(name: str) -> HostFacts:
-    """Facts of a saved host; an unreachable one answers reachable=False with the reason."""
-    from ..hosts.records import open_host
-
-    host = open_host(name)
-    try:
-        return host.facts()
-    except HostError as exc:
-        return HostFacts(name=name, reachable=False, error=str(exc))
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .base import Host
-from .store import LOCAL, get_host
+from .base import Host, HostFacts
+from .store import LOCAL, HostError, get_host
 
 RECORD_FILE = "remote.json"
 
@@ -88,3 +88,11 @@ def stop_everywhere(folder: str | Path) -> list[str]:
     if record is None:
         return [LOCAL] if open_host(LOCAL).stop(str(folder)) else []
     return [name for name in record.hosts if open_host(name).stop(record.path)]
+
+
+def check_host(name: str) -> HostFacts:
+    """Facts of a host; an unreachable one answers reachable=False with the one-line reason."""
+    try:
+        return open_host(name).facts()
+    except HostError as exc:
+        return HostFacts(name=name, reachable=False, error=str(exc))

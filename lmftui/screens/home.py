@@ -14,8 +14,12 @@ from textual.widgets.option_list import Option
 
 from engine.rundir import RunInfo
 
+from ..hosts.base import HostFacts
 from ..hosts.listing import run_infos
+from ..hosts.records import check_host
+from ..hosts.store import HostError, load_hosts
 from ..widgets.hardware_panel import HardwarePanel
+from ..widgets.host_picker import HostChecked, HostPicker
 from ..widgets.runs_table import RunsTable
 from .base import AreaScreen
 
@@ -59,6 +63,19 @@ def preset_draft(config: Any) -> dict[str, Any]:
     return raw
 
 
+def saved_host_names() -> list[str]:
+    try:
+        return sorted(load_hosts())
+    except HostError:
+        return []
+
+
+def local_facts(hw: Any) -> HostFacts:
+    """This machine's detected hardware as host facts (GPUs empty while detecting)."""
+    gpus = [{"name": g.name, "memory_gb": round(g.memory_total_gb, 1)} for g in getattr(hw, "gpus", []) or []]
+    return HostFacts(name="local", reachable=True, gpus=gpus, lmf_tui="here", cpu_count=getattr(hw, "cpu_count", None))
+
+
 class HomeScreen(AreaScreen):
     """The first screen: what this machine can do and what is running."""
 
@@ -70,6 +87,8 @@ class HomeScreen(AreaScreen):
         Binding("n", "new", "New", id="config.new", tooltip="Start a config from a model of your choice."),
         Binding("o", "open_run", "Open run", id="run.open", tooltip="Show the selected run on the monitor."),
         Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Re-read the runs folder."),
+        Binding("t", "pick_host", "Target", id="host.pick", show=False,
+                tooltip="Choose where new runs start: this machine or a saved SSH host (Enter on it)."),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -78,6 +97,8 @@ class HomeScreen(AreaScreen):
             yield HardwarePanel(self.app.hardware, id="hardware")
             with Vertical(id="presets-box"):
                 yield OptionList(id="presets")
+            if hosts := saved_host_names():  # only with hosts: the home of a one-machine user is unchanged
+                yield HostPicker(hosts, self.app.target_host, id="hosts")
         yield RunsTable(id="recent-runs")
         yield Static("", id="runs-empty", classes="hint")
 
@@ -85,6 +106,12 @@ class HomeScreen(AreaScreen):
         self.query_one("#presets-box").border_title = "Quick start (1-9)"
         self.query_one("#recent-runs").border_title = f"Recent runs · {self.app.runs_dir}"
         self.work(lambda: self.post_message(read_presets()), "list-presets")
+        if self.query("#hosts"):
+            picker = self.query_one(HostPicker)
+            picker.border_title = "Target (t)"
+            picker.show_facts(local_facts(self.app.hardware))
+            for name in picker.host_names[1:]:
+                self.work(lambda name=name: self.post_message(HostChecked(check_host(name))), f"check-{name}")
         self.action_refresh()
         self.set_interval(2.0, self.action_refresh)
 
@@ -93,6 +120,17 @@ class HomeScreen(AreaScreen):
 
     def show_hardware(self, hw) -> None:
         self.query_one(HardwarePanel).show(hw)
+        if self.query("#hosts"):
+            self.query_one(HostPicker).show_facts(local_facts(hw))
+
+    def on_host_checked(self, message: HostChecked) -> None:
+        self.query_one(HostPicker).show_facts(message.facts)
+
+    def action_pick_host(self) -> None:
+        if not self.query("#hosts"):
+            self.notify("no SSH hosts yet — add one with `lmf-tui hosts add NAME USER@ADDRESS`", severity="warning")
+            return
+        self.query_one(HostPicker).focus()
 
     def on_presets_listed(self, message: PresetsListed) -> None:
         options = self.query_one("#presets", OptionList)
@@ -119,6 +157,12 @@ class HomeScreen(AreaScreen):
         self.app.switch_mode("config")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "hosts":
+            name = event.option.id or "local"
+            self.app.target_host = name
+            event.option_list.choose(name)
+            self.notify(f"new runs start on {name}", title="Target")
+            return
         self.action_preset(event.option_index)
 
     def action_new(self) -> None:

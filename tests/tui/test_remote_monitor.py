@@ -63,3 +63,30 @@ async def test_runs_screen_lists_a_remote_run_with_its_status(home, remote_host)
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.all_runs, timeout=60)
         run = next(r for r in app.screen.all_runs if r.name == "r2@loop")
         assert run.status == "done" and run.step == 5
+
+
+async def test_host_picker_shows_each_hosts_hardware_and_sets_the_target(home, remote_host) -> None:
+    from lmftui.widgets.host_picker import HostPicker
+
+    app = make_app(home)
+    async with app.run_test(size=(120, 30)) as pilot:
+        picker = app.screen.query_one(HostPicker)
+        assert picker.host_names == ["local", "loop"]
+        await wait_for(pilot, lambda: picker.host_facts["loop"] is not None, timeout=60)
+        assert picker.host_facts["loop"].reachable and picker.host_facts["loop"].gpus == []
+        assert "NVIDIA RTX 4090" in str(picker.get_option_at_index(0).prompt)
+        assert "CPU" in str(picker.get_option_at_index(1).prompt)
+        await pilot.press("t")
+        assert picker.has_focus
+        await pilot.press("down", "enter")
+        assert app.target_host == "loop"
+        assert "▶" in str(picker.get_option_at_index(1).prompt)
+
+
+async def test_home_without_hosts_has_no_picker(home) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.screen.query("#hosts")
+        await pilot.press("t")
+        assert app.target_host == "local"
