@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 from typing import Callable
 
-COMMANDS = ("train", "data", "export", "chat", "predict")
+COMMANDS = ("train", "data", "export", "chat", "predict", "expand")
 
 
 class IntermixedParser(argparse.ArgumentParser):

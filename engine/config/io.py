@@ -20,7 +20,6 @@ UNSUPPORTED = {
     "Megatron (MCA)": ("use_mca", "mca_", "megatron"),
     "Ray": ("use_ray", "ray_", "resources_per_worker", "placement_strategy"),
     "KTransformers": ("use_kt", "kt_", "cpu_infer", "chunk_size"),
-    "LLaMA Pro": ("use_llama_pro",),
     "SwanLab": ("use_swanlab", "swanlab_"),
     "mixture of depths": ("mixture_of_depths",),
     "shift short attention": ("shift_attn",),

@@ -417,6 +417,16 @@ def _badam_block_settings(c: TrainConfig) -> Problem | None:
 
 
 @rule
+def _llama_pro_methods(c: TrainConfig) -> Problem | None:
+    if c.use_llama_pro and c.finetuning_type not in ("freeze", "lora"):
+        return Problem(("use_llama_pro", "finetuning_type"), "LLaMA Pro trains the expanded blocks with freeze or lora",
+                       "set finetuning_type: freeze (or lora)")
+    if c.use_llama_pro and c.freeze_trainable_layers <= 0:
+        return Problem(("use_llama_pro", "freeze_trainable_layers"), "LLaMA Pro needs the number of added blocks",
+                       "set freeze_trainable_layers to the num_expand given to `lmf-tui expand` (e.g. 8)")
+
+
+@rule
 def _dft_loss_sft(c: TrainConfig) -> Problem | None:
     if c.use_dft_loss and c.stage != "sft":
         return Problem(("use_dft_loss", "stage"), f"the DFT loss replaces the SFT loss, not the {c.stage} loss",

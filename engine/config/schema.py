@@ -88,6 +88,9 @@ class TrainConfig(BaseModel):
         "all", "Freeze", "Modules trained in those layers: all or names (mlp, self_attn), comma-separated.")
     freeze_extra_modules: str | None = field(
         None, "Freeze", "Modules outside the layers also trained (e.g. embed_tokens).")
+    use_llama_pro: bool = field(
+        False, "Freeze", "LLaMA Pro: train only the freeze_trainable_layers blocks added by `lmf-tui expand` "
+        "(freeze or lora).")
 
     # --- OFT -----------------------------------------------------------------------------------
     oft_rank: int = field(0, "OFT", "OFT rank (number of blocks); 0 = set by oft_block_size.", ge=0)

@@ -40,20 +40,37 @@ def apply_method(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel
     model = _stack_existing_adapters(model, config)
     if isinstance(model, PeftModel):
         return _upcast_trainable(model, config)
-    peft_config = _lora_config(config) if kind == "lora" else _oft_config(config)
+    peft_config = _lora_config(config, model) if kind == "lora" else _oft_config(config)
     model = get_peft_model(model, peft_config)
     return _upcast_trainable(model, config)
 
 
-def _lora_config(config: TrainConfig) -> LoraConfig:
+def _lora_config(config: TrainConfig, model: PreTrainedModel) -> LoraConfig:
     init = f"pissa_niter_{config.pissa_iter}" if config.pissa_init and config.pissa_iter >= 0 else (
         "pissa" if config.pissa_init else True)
+    targets = _llama_pro_targets(model, config) if config.use_llama_pro else _targets(config.lora_target)
     return LoraConfig(
         task_type="CAUSAL_LM", r=config.lora_rank, lora_alpha=config.lora_alpha or 2 * config.lora_rank,
-        lora_dropout=config.lora_dropout, target_modules=_targets(config.lora_target),
+        lora_dropout=config.lora_dropout, target_modules=targets,
         modules_to_save=_names(config.additional_target) or None, use_dora=config.use_dora,
         use_rslora=config.use_rslora, init_lora_weights=init,
     )
+
+
+def _llama_pro_targets(model: PreTrainedModel, config: TrainConfig) -> list[str]:
+    """LLaMA Pro with LoRA: the lora_target Linear modules inside the added blocks only, by full name."""
+    from .llama_pro import added_layer_ids
+
+    ids = set(added_layer_ids(int(model.config.num_hidden_layers), config.freeze_trainable_layers))
+    wanted = _names(config.lora_target)
+    layer_re = re.compile(r"\.layers\.(\d+)\.")
+    names = []
+    for name, module in model.named_modules():
+        match = layer_re.search(name)
+        if isinstance(module, torch.nn.Linear) and match and int(match.group(1)) in ids and (
+                wanted in ([], ["all"]) or any(name.endswith(f".{w}") or f".{w}." in name for w in wanted)):
+            names.append(name)
+    return names
 
 
 def _oft_config(config: TrainConfig) -> OFTConfig:
@@ -93,6 +110,10 @@ def _freeze(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
         raise ConfigError(f"freeze_trainable_layers: {n} does not fit a model of {layers} layers — "
                           f"use 1..{layers} (or -1..-{layers} for the first layers)")
     chosen = range(layers - n, layers) if n > 0 else range(0, -n)
+    if config.use_llama_pro:
+        from .llama_pro import added_layer_ids
+
+        chosen = added_layer_ids(layers, n)
     modules = _names(config.freeze_trainable_modules)
     extra = _names(config.freeze_extra_modules)
     layer_re = re.compile(r"\.layers\.(\d+)\.")

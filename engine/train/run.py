@@ -104,6 +104,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
 
     from ..sizing import measured_peak_gb as peak_memory_gb
     from ..models.liger import liger_note
+    from ..models.llama_pro import check_llama_pro
     from .optimizers import install_optimizer, require_optimizer_packages
     from .trainer import training_arguments
 
@@ -121,6 +122,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
 
         require_unsloth(config)
     require_optimizer_packages(config)
+    check_llama_pro(config)
     if note := liger_note(config):
         events.emit("warning", message=note)
         say(f"note: {note}")

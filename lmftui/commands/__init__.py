@@ -9,4 +9,5 @@ COMMANDS = {
     "export": "engine.commands.export", "chat": "engine.commands.chat", "bench": "lmftui.commands.bench",
     "stop": "lmftui.commands.stop", "pull": "lmftui.commands.pull", "hosts": "lmftui.commands.hosts",
     "predict": "engine.commands.predict",
+    "expand": "engine.commands.expand",
 }

@@ -140,6 +140,7 @@ BROKEN = {
     "_low_rank_base_optimizer": {"use_apollo": True, "optim": "sgd"},
     "_optimizers_and_deepspeed": {"use_galore": True, "deepspeed": "ds.json"},
     "_badam_block_settings": {"use_badam": True, "badam_switch_mode": None},
+    "_llama_pro_methods": {"use_llama_pro": True, "finetuning_type": "full"},
     "_dft_loss_sft": {"use_dft_loss": True, "stage": "pt"},
 }
 

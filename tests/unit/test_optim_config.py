@@ -32,6 +32,9 @@ def test_llamafactory_galore_yaml_parses():
     ({"use_galore": True, "finetuning_type": "full", "deepspeed": "ds_z2.json"}, ("deepspeed", "use_galore")),
     ({"use_badam": True, "badam_mode": "ratio", "finetuning_type": "full", "deepspeed": "ds_z3.json"},
      ("deepspeed", "badam_mode")),
+    ({"use_llama_pro": True, "finetuning_type": "full"}, ("use_llama_pro", "finetuning_type")),
+    ({"use_llama_pro": True, "finetuning_type": "freeze", "freeze_trainable_layers": -2},
+     ("use_llama_pro", "freeze_trainable_layers")),
     ({"use_dft_loss": True, "stage": "dpo"}, ("use_dft_loss", "stage")),
 ])
 def test_forbidden_combinations_fail_in_one_line(raw, fields):
