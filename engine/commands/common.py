@@ -40,8 +40,28 @@ def print_plan(config: TrainConfig) -> int:
         + (f"max_steps {config.max_steps}" if config.max_steps > 0 else f"{config.num_train_epochs:g} epochs"),
         f"output_dir      {Path(config.output_dir).resolve()}",
     ]
+    if not config.do_train:  # nothing trains: what is evaluated and how answers are generated instead
+        lines[5:7] = [f"no training     {_after_training(config)} with "
+                      + (f"adapter {config.adapter_name_or_path}" if config.adapter_name_or_path else "the base model")]
+    elif config.do_eval or config.do_predict:
+        lines.insert(-1, f"then            {_after_training(config)}")
     print("\n".join(lines))
     return 0
+
+
+def _after_training(config: TrainConfig) -> str:
+    """`eval (loss, accuracy) + predict (…)`: what do_eval and do_predict will do."""
+    sampling = (f"sampling t={config.temperature:g} top_p={config.top_p:g} top_k={config.top_k}"
+                if config.do_sample and config.temperature > 0 else "greedy")
+    generate = f"generated answers, max_new_tokens {config.max_new_tokens}, {sampling}, " \
+               f"batch {config.per_device_eval_batch_size}"
+    parts = []
+    if config.do_eval:
+        parts.append(f"eval ({generate})" if config.predict_with_generate else
+                     "eval (loss" + (", token accuracy)" if config.compute_accuracy else ")"))
+    if config.do_predict:
+        parts.append(f"predict ({generate} -> generated_predictions.jsonl, BLEU-4/ROUGE)")
+    return " + ".join(parts)
 
 
 def _model_summary(config: TrainConfig) -> str:

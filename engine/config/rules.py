@@ -206,6 +206,13 @@ def _generate_only_sft(c: TrainConfig) -> Problem | None:
 
 
 @rule
+def _evaluate_alone_pt_sft(c: TrainConfig) -> Problem | None:
+    if not c.do_train and (c.do_eval or c.do_predict) and c.stage not in ("pt", "sft"):
+        return Problem(("do_train", "stage"), f"evaluation without training runs for pt and sft, not {c.stage}",
+                       "set do_train: true to evaluate after training, or stage: sft")
+
+
+@rule
 def _resume_not_overwrite(c: TrainConfig) -> Problem | None:
     if c.resume_from_checkpoint and c.overwrite_output_dir:
         return Problem(("resume_from_checkpoint", "overwrite_output_dir"), "cannot resume into a wiped folder",

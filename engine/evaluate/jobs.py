@@ -114,6 +114,8 @@ def eval_trainer(config: TrainConfig, model: Any, tokenizer: Any, template: Temp
     from .metrics import argmax_logits, compute_accuracy
 
     examples = tokenize_rows(rows, config, tokenizer, template, DataReport(cutoff_len=config.cutoff_len))
+    if getattr(model, "is_quantized", False):  # the Trainer refuses a bare quantized model, meant for training
+        model._hf_peft_config_loaded = True
     padded = config.model_copy(update={"padding_free": False})
     accuracy = dict(compute_metrics=compute_accuracy, preprocess_logits_for_metrics=argmax_logits) \
         if config.compute_accuracy else {}

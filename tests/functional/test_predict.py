@@ -172,3 +172,27 @@ def test_predict_command_refuses_a_folder_without_a_run(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "--jsonl"]) == 2
     captured = capsys.readouterr()
     assert json.loads(captured.out)["event"] == "error" and "not a run folder" in captured.err
+
+
+def test_eval_only_on_a_quantized_base(tiny_model_dir, tiny_data_dir, tmp_path):
+    pytest.importorskip("bitsandbytes")  # the qlora extra
+    out = tmp_path / "q"
+    run_training(config(tiny_model_dir, tiny_data_dir, out, do_train=False, do_eval=True, quantization_bit=4,
+                        eval_dataset="tiny_identity", max_samples=3))
+    assert "eval_loss" in json.loads((out / "eval_results.json").read_text())
+
+
+def test_dry_run_says_what_runs_instead_of_training(tiny_model_dir, tiny_data_dir, tmp_path, capsys):
+    import yaml
+
+    from engine.commands import main
+
+    path = tmp_path / "predict.yaml"
+    path.write_text(yaml.safe_dump(dict(
+        model_name_or_path=str(tiny_model_dir), stage="sft", do_predict=True, predict_with_generate=True,
+        eval_dataset="tiny_chat", dataset_dir=str(tiny_data_dir), output_dir=str(tmp_path / "out"),
+        do_sample=False, max_new_tokens=32)))
+    assert main(["train", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "no training     predict (generated answers, max_new_tokens 32, greedy, batch 8" in out
+    assert "schedule" not in out and "eval            tiny_chat" in out

@@ -114,6 +114,7 @@ BROKEN = {
     "_best_model_needs_eval": {"load_best_model_at_end": True},
     "_predict_needs_eval_dataset": {"do_predict": True},
     "_generate_only_sft": {"predict_with_generate": True, "stage": "pt"},
+    "_evaluate_alone_pt_sft": {"stage": "dpo", "do_eval": True, "val_size": 0.1},
     "_resume_not_overwrite": {"resume_from_checkpoint": "ckpt", "overwrite_output_dir": True},
     "_label_smoothing_sigmoid": {"dpo_label_smoothing": 0.1, "pref_loss": "ipo"},
     "_reference_free_losses": {"stage": "dpo", "pref_loss": "orpo", "ref_model": "m"},
