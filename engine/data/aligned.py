@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from .dataset_info import DatasetAttr
+from .loading import BrokenRow
 
 Row = dict[str, Any]
 USER, ASSISTANT, OBSERVATION, FUNCTION = "user", "assistant", "observation", "function"
@@ -24,6 +25,8 @@ class Unfit(Exception):
 
 def align_row(row: Any, attr: DatasetAttr, stage: str) -> Row:
     """The aligned form of one raw row; raises Unfit with the reason."""
+    if isinstance(row, BrokenRow):
+        raise Unfit(row.reason)
     if not isinstance(row, dict):
         raise Unfit("row is not an object")
     if stage == "pt":

@@ -6,6 +6,7 @@ import csv
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,12 @@ def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
     if kind == "json":
         yield from _json_rows(path)
     elif kind == "csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            yield from csv.DictReader(fh)
+        with path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
+            yield from map(_utf8_checked, csv.DictReader(fh))
     elif kind == "text":
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8", errors="surrogateescape") as fh:
             for line in fh:
-                yield {"text": line.rstrip("\n")}
+                yield _utf8_checked({"text": line.rstrip("\n")})
     elif kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -57,8 +58,15 @@ def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
         raise ConfigError(f"{path}: unsupported file type — use {', '.join(FILE_TYPES)}")
 
 
-def _json_rows(path: Path) -> Iterator[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+@dataclass(frozen=True)
+class BrokenRow:
+    """A row that could not be read (bad JSON line, bytes that are not UTF-8): dropped with its reason."""
+
+    reason: str
+
+
+def _json_rows(path: Path) -> Iterator[dict[str, Any] | BrokenRow]:
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")  # bad bytes spoil a row, not the file
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
@@ -66,16 +74,26 @@ def _json_rows(path: Path) -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
                               " — fix the file") from None
-        yield from data
+        for row in data:
+            yield _utf8_checked(row)
         return
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for line in text.splitlines():
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} line {lineno}: not valid JSON Lines ({exc.msg}) — one JSON object per line"
-                              ) from None
+            yield BrokenRow(f"not valid JSON ({exc.msg})")
+            continue
+        yield _utf8_checked(row)
+
+
+def _utf8_checked(row: Any) -> Any:
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return BrokenRow("bytes that are not UTF-8 text")
+    return row
 
 
 def _hub_rows(attr: DatasetAttr, streaming: bool, cache_dir: str | None, token: str | None) -> Iterator[dict]:
