@@ -105,10 +105,18 @@ def test_no_usable_rows_is_one_line(tmp_path):
         load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="a"))
 
 
-def test_bad_json_file_names_line(tmp_path):
+def test_bad_json_line_is_dropped_with_its_reason(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"instruction": "q", "output": "a"}\n{"instruction": \n')
     (tmp_path / "dataset_info.json").write_text('{"a": {"file_name": "a.jsonl"}}')
-    with pytest.raises(ConfigError, match="a.jsonl line 2: not valid JSON Lines"):
+    rows, report = load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="a"))
+    assert len(rows) == 1 and report.rows_read == 2
+    assert any(reason.startswith("not valid JSON") for reason in report.dropped)
+
+
+def test_a_json_array_that_does_not_parse_names_its_line(tmp_path):
+    (tmp_path / "a.json").write_text('[{"instruction": "q", "output": "a"},\n{"instruction": ]')
+    (tmp_path / "dataset_info.json").write_text('{"a": {"file_name": "a.json"}}')
+    with pytest.raises(ConfigError, match="a.json line 2 column .*: not valid JSON"):
         load_aligned_rows(TrainConfig(dataset_dir=str(tmp_path), dataset="a"))
 
 
