@@ -35,6 +35,7 @@ class TransformersBackend:
         self.tokenizer = tokenizer
         self.template = template
         self.default_system = template.default_system
+        self.note = template.note
         vocab = tokenizer.get_vocab()
         self.stop_ids = list(dict.fromkeys(
             [vocab[w] for w in template.stop_words if w in vocab] + [tokenizer.eos_token_id]))
@@ -42,10 +43,9 @@ class TransformersBackend:
 
     def stream(self, messages: list[dict], params: GenParams, stop: threading.Event) -> Iterator[str]:
         """Yield text pieces of the answer as the model generates them."""
-        inputs = self.tokenizer.apply_chat_template(
-            with_system(messages, self.default_system), chat_template=self.template.jinja,
-            add_generation_prompt=True, return_dict=True, return_tensors="pt")
-        inputs = {k: v.to(self._model.device) for k, v in inputs.items()}
+        ids = self.template.prompt_ids(self.tokenizer, with_system(messages, self.default_system))
+        input_ids = torch.tensor([ids], device=self._model.device)
+        inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         halt = threading.Event()
         sampling = dict(do_sample=True, temperature=params.temperature, top_p=params.top_p) \

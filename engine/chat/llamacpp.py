@@ -17,12 +17,13 @@ class LlamaCppBackend:
     name = "llama.cpp"
 
     def __init__(self, path: str | Path, n_ctx: int = 4096, jinja: str | None = None,
-                 stop_words: list[str] | None = None, default_system: str | None = None):
+                 stop_words: list[str] | None = None, default_system: str | None = None, note: str = ""):
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.model = str(path)
         self.default_system = default_system
+        self.note = note
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
         jinja = jinja or self.llm.metadata.get("tokenizer.chat_template")
         eos = self._token_text(self.llm.token_eos())

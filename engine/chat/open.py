@@ -44,17 +44,18 @@ def uses_llama_cpp(config: TrainConfig) -> bool:
 def open_backend(config: TrainConfig) -> ChatBackend:
     """Load the model behind a chat config into the backend that suits it."""
     if uses_llama_cpp(config):
-        from ..data.templates import FAMILIES, build_jinja
+        from ..data.chat_formats import FORMATS
+        from ..data.templates import format_jinja
         from ..models.source import resolve_model_source
         from .llamacpp import LlamaCppBackend
 
-        family = FAMILIES.get(config.template or "")
-        if config.template and family is None:
-            raise ConfigError(f"template: unknown template '{config.template}' — leave it empty for the GGUF's own")
+        fmt = FORMATS.get(config.template or "")
         return LlamaCppBackend(resolve_model_source(config).gguf_path, n_ctx=min(config.cutoff_len * 2, 8192),
-                               jinja=build_jinja(family) if family else None,
-                               stop_words=list(family.stop_words) if family else None,
-                               default_system=config.default_system)
+                               jinja=format_jinja(fmt, config.default_system, config.enable_thinking) if fmt else None,
+                               stop_words=list(fmt.stop_words) if fmt else None,
+                               default_system=config.default_system,
+                               note=f"template '{config.template}' is not one lmf-tui knows: using the GGUF's own "
+                                    "chat template" if config.template and not fmt else "")
     from ..data.templates import get_template
     from ..models import load_model, load_tokenizer
     from .hf import TransformersBackend

@@ -74,6 +74,8 @@ class Repl:
     def run(self, read: Callable[[str], str] = input) -> int:
         """Read lines until /exit or end of input."""
         self._say(f"{self.backend.name}: {self.backend.model} — {HELP}")
+        if note := getattr(self.backend, "note", ""):
+            self._say(f"note: {note}")
         while True:
             try:
                 line = read("you> ").strip()

@@ -22,7 +22,8 @@ def serve_jsonl(backend: ChatBackend, params: GenParams, stdin: TextIO, stdout: 
         with lock:
             write(stdout, type, **fields)
 
-    send("ready", backend=backend.name, model=backend.model, system=backend.default_system)
+    send("ready", backend=backend.name, model=backend.model, system=backend.default_system,
+         note=getattr(backend, "note", ""))
     answer: Answer | None = None
     for line in stdin:
         if not line.strip():

@@ -52,6 +52,8 @@ class TrainConfig(BaseModel):
     enable_thinking: bool = field(True, "Model", "Keep reasoning blocks for thinking templates.")
     enable_liger_kernel: bool = field(
         False, "Model", "Liger's fused Triton kernels for training (CUDA, liger-kernel installed; ignored on the CPU).")
+    preserve_thinking: bool = field(
+        False, "Model", "Keep the reasoning of earlier answers in multi-turn rows (thinking templates).")
 
     # --- Quantization ------------------------------------------------------------------------
     quantization_bit: Literal[4, 8] | None = field(

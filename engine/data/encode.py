@@ -13,16 +13,30 @@ Pair = tuple[list[int], list[int]]
 
 def encode_supervised(row: dict, template: Template, tokenizer: Any, cutoff_len: int,
                       train_on_prompt: bool = False, mask_history: bool = False) -> tuple[dict, bool]:
-    """input_ids/labels of one chat row, and whether it was truncated; raises Unfit when nothing is trained."""
-    pairs = template.encode_turns(tokenizer, row["prompt"] + row["response"][:1], row["system"], row["tools"])
-    pairs, truncated = truncate_turns(pairs, cutoff_len, keep_last=mask_history)
+    """input_ids/labels of one chat row, and whether it was truncated; raises Unfit when nothing is trained.
+
+    Templates with one eos per example (LLaMA-Factory's efficient_eos) end with it, and train it where the next
+    turn's prompt starts, as LLaMA-Factory does.
+    """
+    pairs = template.encode_turns(tokenizer, row["prompt"] + row["response"][:1], row["system"], row["tools"],
+                                  mask_history=mask_history)
+    eos = [tokenizer.eos_token_id] if template.efficient_eos and tokenizer.eos_token_id is not None else []
+    pairs, truncated = truncate_turns(pairs, cutoff_len - len(eos), keep_last=mask_history)
+    first = len(pairs) - 1 if mask_history else 0  # LLaMA-Factory walks the turns last-first with mask_history
     input_ids: list[int] = []
     labels: list[int] = []
     for n, (prompt, answer) in enumerate(pairs):
         trained = not mask_history or n == len(pairs) - 1
         input_ids += prompt + answer
-        labels += (prompt if train_on_prompt else [IGNORE_INDEX] * len(prompt))
+        if train_on_prompt:
+            labels += prompt
+        elif eos and n != first and prompt:
+            labels += eos + [IGNORE_INDEX] * (len(prompt) - 1)
+        else:
+            labels += [IGNORE_INDEX] * len(prompt)
         labels += answer if trained else [IGNORE_INDEX] * len(answer)
+    input_ids += eos
+    labels += eos
     if all(label == IGNORE_INDEX for label in labels):
         raise Unfit(f"no answer tokens left within cutoff_len={cutoff_len}")
     return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}, truncated

@@ -18,9 +18,7 @@ from .templates import Template, get_template
 
 def prompt_and_answer(row: dict, answer: dict, template: Template, tokenizer: Any) -> tuple[list[int], list[int]]:
     """Token ids of the whole prompt (history included) and of one answer to it."""
-    pairs = template.encode_turns(tokenizer, row["prompt"] + [answer], row["system"], row["tools"])
-    prompt = [t for p, a in pairs[:-1] for t in p + a] + pairs[-1][0]
-    return prompt, pairs[-1][1]
+    return template.encode_oneturn(tokenizer, row["prompt"] + [answer], row["system"], row["tools"])
 
 
 def fit_lengths(prompt: list[int], answers: list[list[int]],
@@ -61,7 +59,7 @@ def encode_prompt(row: dict, template: Template, tokenizer: Any, cutoff_len: int
     """{"prompt", "prompt_ids"} of a row for online RL: the rendered prompt up to the generation header."""
     text = template.render(row["prompt"], add_generation_prompt=True, tools=row["tools"] or None,
                            system=row["system"])
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = template.prompt_ids(tokenizer, row["prompt"], row["system"], row["tools"])
     if len(ids) > cutoff_len:
         return {"prompt": tokenizer.decode(ids[-cutoff_len:]), "prompt_ids": ids[-cutoff_len:]}, True
     return {"prompt": text, "prompt_ids": ids}, False
@@ -75,6 +73,8 @@ def build_aligned_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
     template = get_template(config, tokenizer)
     train, eval_examples, report = encode_splits(
         config, lambda rows, report: encode_rows(rows, config, tokenizer, template, report))
+    if template.note:
+        report.notes.append(template.note)
     return DataBundle(train=_to_dataset(train), eval=_to_dataset(eval_examples) if eval_examples else None,
                       report=report, template=template)
 

@@ -23,7 +23,7 @@ from .loading import iter_raw_rows
 from .packing import pack_examples, pack_texts
 from .report import DataReport
 from .rows import load_aligned_rows
-from .templates import FAMILIES, Template, build_jinja, get_template
+from .templates import Template, get_template, named_template
 
 
 @dataclass
@@ -72,9 +72,7 @@ def build_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
 def stage_template(config: TrainConfig, tokenizer: Any) -> Template:
     """The chat template; pretraining without any falls back to the plain `empty` layout."""
     if config.stage == "pt" and not config.template and not tokenizer.chat_template:
-        return Template(name="empty", jinja=build_jinja(FAMILIES["empty"]),
-                        stop_words=[tokenizer.eos_token] if tokenizer.eos_token else [],
-                        special_tokens={"eos_token": tokenizer.eos_token or "", "bos_token": tokenizer.bos_token or ""})
+        return named_template("empty", tokenizer, config)
     return get_template(config, tokenizer)
 
 
@@ -163,6 +161,8 @@ def _packing(config: TrainConfig) -> bool:
 
 
 def _warn_tokens(template: Template, tokenizer: Any, report: DataReport) -> None:
+    if template.note:
+        report.notes.append(template.note)
     missing = template.missing_tokens(tokenizer)
     if missing:
         report.notes.append(f"template '{template.name}': {', '.join(missing)} not single tokens in this tokenizer")

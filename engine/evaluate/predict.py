@@ -55,12 +55,11 @@ def make_samples(rows: list[dict], template: Template, tokenizer: Any, cutoff_le
         if not row.get("response"):
             continue
         try:
-            pairs = template.encode_turns(tokenizer, row["prompt"] + row["response"][:1], row.get("system", ""),
-                                          row.get("tools", ""))
+            ids, _ = template.encode_oneturn(tokenizer, row["prompt"] + row["response"][:1], row.get("system", ""),
+                                             row.get("tools", ""))  # LLaMA-Factory's prompt for generation
         except Unfit:
             continue
-        ids = [token for prompt, answer in pairs for token in prompt + answer]
-        ids = ids[:len(ids) - len(pairs[-1][1])][-cutoff_len:]
+        ids = ids[-cutoff_len:]
         samples.append(Sample(ids, tokenizer.decode(ids, skip_special_tokens=False),
                               str(row["response"][0]["content"])))
     if not samples:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-# Go templates (Ollama's `.Messages` form); each ends by opening the assistant's turn.
+from ..data.templates import Template, format_go
+
+# Go templates (Ollama's `.Messages` form) for a tokenizer's own Jinja template; each ends by opening the
+# assistant's turn. Named formats get theirs from their slots (`format_go`).
 GO_TEMPLATES = {
     "chatml": (
         "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
@@ -26,27 +29,28 @@ GO_TEMPLATES = {
         "{{ end }}{{ end }}<|assistant|>\n"
     ),
 }
-FORMAT_OF_TEMPLATE = {"chatml": "chatml", "qwen": "chatml", "qwen3": "chatml", "qwen3_nothink": "chatml",
-                      "llama3": "llama3", "gemma": "gemma", "phi": "phi"}
 MARKERS = (("<|im_start|>", "chatml"), ("<|start_header_id|>", "llama3"), ("<start_of_turn>", "gemma"),
            ("<|assistant|>", "phi"))
 
 
-def chat_format(template_name: str | None, jinja: str | None) -> str | None:
-    """The Go-template format of a named template, or of a Jinja template by its marker tokens."""
-    if template_name in FORMAT_OF_TEMPLATE:
-        return FORMAT_OF_TEMPLATE[template_name]
+def chat_format(jinja: str | None) -> str | None:
+    """The Go-template format of a tokenizer's own Jinja template, by its marker tokens."""
     for marker, name in MARKERS:
         if jinja and marker in jinja:
             return name
     return None
 
 
-def modelfile_text(gguf_name: str, fmt: str | None, stop_words: list[str], system: str | None = None) -> str:
-    """A Modelfile for a GGUF beside it: FROM, TEMPLATE (when the format is known), stop PARAMETERs, SYSTEM."""
+def go_template(template: Template) -> str | None:
+    """The Go TEMPLATE of a chat template: built from a named format's slots, else by the Jinja's markers."""
+    return format_go(template) or GO_TEMPLATES.get(chat_format(template.jinja) or "")
+
+
+def modelfile_text(gguf_name: str, go_text: str | None, stop_words: list[str], system: str | None = None) -> str:
+    """A Modelfile for a GGUF beside it: FROM, TEMPLATE (when known), stop PARAMETERs, SYSTEM."""
     lines = [f"FROM ./{gguf_name}", ""]
-    if fmt in GO_TEMPLATES:
-        lines += [f'TEMPLATE """{GO_TEMPLATES[fmt]}"""', ""]
+    if go_text:
+        lines += [f'TEMPLATE """{go_text}"""', ""]
     lines += [f"PARAMETER stop {_quote(word)}" for word in dict.fromkeys(stop_words)]
     if system:
         lines += ["", f'SYSTEM """{system}"""']

@@ -58,6 +58,8 @@ def run_export(config: TrainConfig, progress: Progress | None = None, plan: Expo
 
     progress.start("merge", f"{config.model_name_or_path} + {config.adapter_name_or_path or 'no adapter'}")
     model, tokenizer, template = load_merged(config)
+    if template.note:
+        progress.warn("merge", template.note)
     if config.export_legacy_format:
         progress.warn("merge", "export_legacy_format: transformers 5 writes safetensors only")
     written = save_merged(model, tokenizer, template, plan.export_dir, config.export_size)
@@ -128,16 +130,16 @@ def _check(plan: ExportPlan, progress: Progress, stop_words: list[str]) -> None:
 
 
 def _write_modelfile(plan: ExportPlan, progress: Progress, config: TrainConfig, template) -> Path:
-    from .ollama import chat_format, modelfile_text
+    from .ollama import go_template, modelfile_text
 
     progress.start("ollama", "Modelfile")
     quantized = [k for k in plan.gguf if k in QUANT_TYPES or k == "q8_0"]
     gguf = plan.gguf_path((quantized or plan.gguf)[0]).name
-    fmt = chat_format(config.template, template.jinja)
-    if fmt is None:
+    go_text = go_template(template)
+    if go_text is None:
         progress.warn("ollama", "no Go template for this chat format: Ollama will use the GGUF's own template")
     path = atomic_write_text(plan.export_dir / "Modelfile",
-                             modelfile_text(gguf, fmt, template.stop_words, template.default_system))
+                             modelfile_text(gguf, go_text, template.stop_words, template.default_system))
     progress.done("ollama", f"{path} (ollama create NAME -f {path})", file=str(path))
     return path
 

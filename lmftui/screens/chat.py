@@ -262,6 +262,8 @@ class ChatScreen(AreaScreen):
             pane.query_one(Label).update(f"{pane.title}: {record.get('model')} ({record.get('backend')})")
             if record.get("system") and not self.query_one("#chat-system", Input).value:
                 self.query_one("#chat-system", Input).value = record["system"]
+            if record.get("note"):
+                self.notify(record["note"], severity="warning", title="Chat")
             self._unlock_when_idle()
         elif kind == "exited":
             pane.ready = pane.busy = False

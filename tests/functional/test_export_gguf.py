@@ -67,7 +67,8 @@ def test_modelfile_names_the_template_stop_tokens(float_export):
     out, files, _ = float_export
     text = (out / "Modelfile").read_text()
     assert text.startswith("FROM ./tiny-q8_0.gguf")
-    assert 'PARAMETER stop "<|im_end|>"' in text and "<|im_start|>{{ .Role }}" in text
+    assert 'PARAMETER stop "<|im_end|>"' in text and 'PARAMETER stop "<|im_start|>"' in text  # chatml's stop words
+    assert '{{ if eq .Role "user" }}<|im_start|>user\n{{ .Content }}<|im_end|>\n<|im_start|>assistant\n' in text
     assert 'SYSTEM """You are tiny."""' in text
     assert not [p for p in out.iterdir() if p.name.endswith((".part", ".scratch.gguf"))]
 

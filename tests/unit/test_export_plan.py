@@ -1,4 +1,4 @@
-"""Export planning, progress lines, Ollama Modelfiles and the converter extraction (no model, no torch)."""
+"""Export planning, progress lines, Ollama Modelfiles and the converter extraction (no model)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, parse_config
+from engine.config import ConfigError, TrainConfig, parse_config
+from engine.data.templates import get_template
 from engine.export.llamacpp import _extract_converter
-from engine.export.ollama import chat_format, modelfile_text
+from engine.export.ollama import chat_format, go_template, modelfile_text
 from engine.export.pipeline import plan_export
 from engine.export.progress import Progress
+from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
 
 
 def _config(**kw):
@@ -60,25 +62,44 @@ def test_progress_text_mode_is_readable():
     assert "[1/1] merge: loading" in out.getvalue() and "✓ merge: 3 files" in out.getvalue()
 
 
-@pytest.mark.parametrize("name,jinja,fmt", [
-    ("chatml", None, "chatml"), ("qwen3", None, "chatml"), ("llama3", None, "llama3"),
-    (None, "{{ '<|im_start|>' + m['role'] }}", "chatml"), (None, "<|start_header_id|>", "llama3"),
-    (None, "[INST] {{ m }} [/INST]", None),
+@pytest.mark.parametrize("jinja,fmt", [
+    ("{{ '<|im_start|>' + m['role'] }}", "chatml"), ("<|start_header_id|>", "llama3"), ("[INST] {{ m }} [/INST]", None),
 ])
-def test_chat_format_by_name_or_markers(name, jinja, fmt):
-    assert chat_format(name, jinja) == fmt
+def test_chat_format_of_a_tokenizer_template_by_markers(jinja, fmt):
+    assert chat_format(jinja) == fmt
 
 
 def test_modelfile_has_template_stops_and_system():
-    text = modelfile_text("m-q4_k_m.gguf", "llama3", ["<|eot_id|>", "<|eom_id|>", "<|eot_id|>"], 'Be "brief".')
+    go = go_template(get_template(TrainConfig(template="llama3"), tiny_tokenizer()))
+    text = modelfile_text("m-q4_k_m.gguf", go, ["<|eot_id|>", "<|eom_id|>", "<|eot_id|>"], 'Be "brief".')
     assert text.startswith("FROM ./m-q4_k_m.gguf\n")
     assert 'PARAMETER stop "<|eot_id|>"\nPARAMETER stop "<|eom_id|>"\n' in text
     assert text.count("PARAMETER stop") == 2
     assert "<|start_header_id|>assistant<|end_header_id|>" in text
     assert 'SYSTEM """Be "brief"."""' in text
-    chatml = modelfile_text("m.gguf", "chatml", ["<|im_end|>"])
-    assert "<|im_start|>{{ .Role }}" in chatml and "SYSTEM" not in chatml
+    own = go_template(get_template(TrainConfig(), tiny_tokenizer()))  # the tokenizer's own chatml Jinja
+    assert "<|im_start|>{{ .Role }}" in modelfile_text("m.gguf", own, ["<|im_end|>"])
     assert "TEMPLATE" not in modelfile_text("m.gguf", None, ["</s>"])
+
+
+GO_LLAMA3 = ('{{- if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}'
+             '{{- range .Messages }}{{ if eq .Role "user" }}<|start_header_id|>user<|end_header_id|>\n\n{{ .Content }}'
+             '<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ else if eq .Role "assistant" }}'
+             '{{ .Content }}<|eot_id|>{{ else if eq .Role "tool" }}<|start_header_id|>ipython<|end_header_id|>\n\n'
+             '{{ .Content }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ end }}{{ end }}')
+
+
+def test_go_templates_of_named_formats():
+    assert go_template(get_template(TrainConfig(template="llama3"), tiny_tokenizer())) == GO_LLAMA3
+    gemma = go_template(get_template(TrainConfig(template="gemma3"), tiny_tokenizer()))
+    assert gemma.startswith('{{- $sys := .System }}{{- range .Messages }}{{ if eq .Role "user" }}<start_of_turn>user\n'
+                            '{{ if $sys }}{{ $sys }}\n\n{{ $sys = "" }}{{ end }}{{ .Content }}<end_of_turn>\n')
+    mistral = go_template(get_template(TrainConfig(template="mistral"), tiny_tokenizer()))
+    assert '{{ .Content }}<|im_end|>{{ else if' in mistral  # eos written as the tokenizer's text
+    nothink = go_template(get_template(TrainConfig(template="qwen3", enable_thinking=False), tiny_tokenizer()))
+    assert nothink.endswith("{{ end }}{{ end }}<think>\n\n</think>\n\n")
+    glm4 = go_template(get_template(TrainConfig(template="glm4"), tiny_tokenizer()))
+    assert glm4.startswith("[gMASK]<sop>{{- if .System }}<|system|>\n{{ .System }}{{ end }}")
 
 
 def test_converter_extraction_takes_only_the_converter(tmp_path):
