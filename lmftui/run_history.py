@@ -73,6 +73,7 @@ class RunHistory:
     eval_loss: Series = field(default_factory=Series)
     messages: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=200))
     checkpoints: list[int] = field(default_factory=list)
+    predict: dict[str, Any] = field(default_factory=dict)  # the last `predict` event (generation progress)
     events: int = 0
 
     def add(self, event: dict[str, Any]) -> None:
@@ -91,6 +92,7 @@ class RunHistory:
             self.eval_loss.add(event.get("step", 0), _number(event.get("eval_loss")))
             self.messages.append(("eval", f"step {event.get('step')}: eval_loss {event.get('eval_loss')}"))
         elif kind == "predict":
+            self.predict = event
             self.messages.append(("predict", _predict_text(event)))
         elif kind == "checkpoint":
             self.checkpoints.append(event.get("step", 0))
@@ -133,7 +135,12 @@ class RunHistory:
     def progress_text(self) -> str:
         """`step 120/500 · ETA 3m20s · loss 1.2340 · epoch 0.72 · …` (what is known of it)."""
         s = self.last_step
-        parts = [f"step {self.step}/{self.max_steps or '?'}"]
+        trains = bool(s or self.max_steps or not self.start)
+        parts = [f"step {self.step}/{self.max_steps or '?'}" if trains else "no training"]
+        if self.predict and not self.predict.get("metrics") and not self.done:
+            p = self.predict
+            parts.append(f"{p.get('split', 'predict')} {p.get('rows_done', '?')}/{p.get('rows_total', '?')} answers"
+                         + (f" · ETA {format_duration(p['eta_s'])}" if p.get("eta_s") is not None else ""))
         if s.get("eta_s") is not None and not self.done:
             parts.append(f"ETA {format_duration(s['eta_s'])}")
         elif s.get("elapsed_s") is not None:
