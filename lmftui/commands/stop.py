@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..hosts.store import HostError
 from engine.commands.common import fail
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if record is None:
         from engine.detach import stop_run
 
-        if not stop_run(run_dir, timeout=args.wait):
+        if not (stop_run(run_dir, timeout=args.wait) or stop_launcher(run_dir)):
             return fail(f"{run_dir.name} is not running — nothing to stop", code=1)
         print(f"stopping {run_dir}: it saves a checkpoint, then ends")
         return 0
@@ -38,3 +39,26 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{run_dir.name} is not running on {', '.join(record.hosts)} — nothing to stop", code=1)
     print(f"stopping {record.path} on {', '.join(stopped)}: it saves a checkpoint, then ends")
     return 0
+
+
+def stop_launcher(run_dir: Path) -> bool:
+    """On a node other than rank 0's (which holds the run's lock): SIGTERM the node's launcher, the process
+    of this user started on the run's run_config.yaml; it passes the stop on to its ranks."""
+    import os
+    import signal
+
+    import psutil
+
+    from engine.rundir import CONFIG_FILE
+
+    config = str(run_dir / CONFIG_FILE)
+    mine = {p.pid: p for p in psutil.process_iter(["uids", "cmdline", "ppid"])
+            if p.pid != os.getpid() and p.info["uids"] and p.info["uids"].real == os.getuid()
+            and config in (p.info["cmdline"] or []) and "train" in (p.info["cmdline"] or [])}
+    launchers = [p for p in mine.values() if p.info["ppid"] not in mine]  # not the ranks it started
+    for proc in launchers:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    return bool(launchers)

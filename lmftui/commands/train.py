@@ -12,12 +12,15 @@ from engine.config import ConfigError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     engine_train.add_parser(sub)
     p = sub.choices["train"]
-    p.add_argument("--host", metavar="NAME", help="run on a saved SSH host (see `lmf-tui hosts`); always detached")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--host", metavar="NAME", help="run on a saved SSH host (see `lmf-tui hosts`); always detached")
+    where.add_argument("--hosts", metavar="A,B", help="one run over several saved hosts (torchrun, NNODES=N, "
+                                                      "master first); always detached")
     p.epilog = (p.epilog or "") + "\n       lmf-tui train my.yaml --host gpu1   (prints the run id last)"
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.host:
+    if not (args.host or args.hosts):
         return engine_train.run(args)
     if not args.config:
         return fail("train: name a config file or a preset — e.g. `lmf-tui train demo --host gpu1`")
@@ -27,10 +30,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = engine_train.resolve_config(args.config, args.overrides)
-        folder = start_remote(config, args.host)
+        if args.hosts:
+            from ..hosts.multi import start_multi
+
+            folder = start_multi(config, [n.strip() for n in args.hosts.split(",") if n.strip()])
+        else:
+            folder = start_remote(config, args.host)
     except (ConfigError, HostError) as exc:
         return fail(str(exc), code=1 if isinstance(exc, HostError) else 2)
     record = read_record(folder)
-    print(f"started on {args.host}: {record.path if record else '?'}")
+    for name in record.hosts if record else []:
+        print(f"started on {name}: {record.path_on(name)}")
     print(f"run {folder.name}")  # the last word is the run id for runs/attach/stop/pull
     return 0

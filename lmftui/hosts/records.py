@@ -22,10 +22,14 @@ class RemoteRun:
     path: str
     started: float = field(default_factory=time.time)
     local_paths: dict[str, str] = field(default_factory=dict)  # host path -> local path (undone on pull)
+    node_paths: dict[str, str] = field(default_factory=dict)  # the run's folder on each node, when several
 
     @property
     def host(self) -> str:
         return self.hosts[0]
+
+    def path_on(self, host: str) -> str:
+        return self.node_paths.get(host, self.path)
 
 
 def open_host(name: str) -> Host:
@@ -87,7 +91,7 @@ def stop_everywhere(folder: str | Path) -> list[str]:
     record = read_record(folder)
     if record is None:
         return [LOCAL] if open_host(LOCAL).stop(str(folder)) else []
-    return [name for name in record.hosts if open_host(name).stop(record.path)]
+    return [name for name in record.hosts if open_host(name).stop(record.path_on(name))]
 
 
 def check_host(name: str) -> HostFacts:

@@ -1,0 +1,67 @@
+"""One run over several SSH hosts: torchrun on each with NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT
+(master first; the engine's launcher reads them as LLaMA-Factory does)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .launch import secret_env
+from .records import RemoteRun, write_record
+from .remote import SshHost
+from .store import HostError, get_host
+
+if TYPE_CHECKING:
+    from engine.config import TrainConfig
+
+MASTER_PORT = 29500
+
+
+def master_address(host: SshHost) -> str:
+    """The address other nodes use for the master: the HostName ssh resolves for it (config aliases honoured)."""
+    proc = subprocess.run(["ssh", *host.ssh.options(), "-G", "--", host.spec.destination], capture_output=True,
+                          text=True, timeout=15, stdin=subprocess.DEVNULL)
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "hostname" and value:
+            return value.strip()
+    return host.spec.destination.rsplit("@", 1)[-1]
+
+
+def check_nodes(hosts: list[SshHost]) -> None:
+    """Every node answers and runs the same lmf-tui (ranks of different versions would disagree)."""
+    versions = {h.name: h.require_lmf_tui().lmf_tui for h in hosts}
+    if len(set(versions.values())) > 1:
+        listed = ", ".join(f"{n} {v}" for n, v in versions.items())
+        raise HostError(f"the hosts run different lmf-tui versions ({listed}) — run `lmf-tui hosts setup NAME` "
+                        "on each so they match")
+
+
+def start_multi(config: "TrainConfig", names: list[str], master_port: int = MASTER_PORT) -> Path:
+    """Ship the inputs to every node, start rank 0's node then the others; the local record folder.
+
+    A node that cannot start stops the nodes already started, so none waits on a collective."""
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise HostError(f"--hosts {','.join(names)}: name two or more different hosts, e.g. --hosts gpu1,gpu2")
+    hosts = [SshHost(get_host(name)) for name in names]
+    check_nodes(hosts)
+    run_name = Path(config.output_dir or "run").name
+    configs = [h.prepare(config, run_name) for h in hosts]
+    base = {"NNODES": str(len(hosts)), "MASTER_ADDR": master_address(hosts[0]), "MASTER_PORT": str(master_port),
+            **secret_env()}
+    started: list[tuple[SshHost, str]] = []
+    try:
+        for rank, (host, remote_config) in enumerate(zip(hosts, configs)):
+            out = host.cli("train", remote_config, "--detach", env={**base, "NODE_RANK": str(rank)}, timeout=300)
+            started.append((host, out.strip().splitlines()[-1].strip()))
+    except HostError:
+        for host, path in started:
+            try:
+                host.stop(path)
+            except HostError:
+                pass
+        raise
+    paths = {host.name: path for host, path in started}
+    return write_record(RemoteRun(hosts=names, path=paths[names[0]], node_paths=paths,
+                                  local_paths=hosts[0].last_plan.local_paths))
