@@ -32,11 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true", help="print one JSON object")
     rm = hs.add_parser("rm", help="forget a host (nothing on it is touched)")
     rm.add_argument("name")
+    setup = hs.add_parser("setup", help="install this lmf-tui on the host (venv, torch, a wheel built here)")
+    setup.add_argument("name")
+    setup.add_argument("--dry-run", action="store_true", help="print the steps; install nothing")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return {"add": _add, "list": _list, "check": _check, "rm": _rm}[args.hosts_command](args)
+        return {"add": _add, "list": _list, "check": _check, "rm": _rm, "setup": _setup}[args.hosts_command](args)
     except HostError as exc:
         return fail(str(exc), code=1)
 
@@ -101,4 +104,19 @@ def _rm(args: argparse.Namespace) -> int:
     del hosts[args.name]
     save_hosts(hosts)
     print(f"removed host {args.name} (nothing on it was touched)")
+    return 0
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from ..hosts.remote import SshHost
+    from ..hosts.setup import setup_host
+
+    spec = get_host(args.name)
+    python = setup_host(SshHost(spec), say=lambda line: print(line, flush=True), dry_run=args.dry_run)
+    if args.dry_run:
+        return 0
+    hosts = load_hosts()
+    hosts[args.name] = spec.model_copy(update={"python": python})
+    save_hosts(hosts)
+    print(f"{args.name}: lmf-tui installed; runs there use {python}")
     return 0

@@ -16,7 +16,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--host", metavar="NAME", help="run on a saved SSH host (see `lmf-tui hosts`); always detached")
     where.add_argument("--hosts", metavar="A,B", help="one run over several saved hosts (torchrun, NNODES=N, "
                                                       "master first); always detached")
-    p.epilog = (p.epilog or "") + "\n       lmf-tui train my.yaml --host gpu1   (prints the run id last)"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ def tiny_config(path: Path, model_dir: Path, data_dir: Path, out: Path, **over) 
     raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset="tiny_identity", dataset_dir=str(data_dir),
                output_dir=str(out), stage="sft", finetuning_type="lora", cutoff_len=64,
                per_device_train_batch_size=2, learning_rate=5e-3, max_steps=20, logging_steps=1, save_steps=10,
-               report_to="none", seed=3, do_train=True)
+               report_to="none", seed=3)
     raw.update(over)
     path.write_text(yaml.safe_dump(raw))
     return path
