@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -51,14 +50,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = resolve_config(args.config, args.overrides)
         if args.dry_run:
-            return print_plan(config)
+            print_plan(config)
+            return _print_launch(config, args)
+        plan = _launch_plan(config)  # bad launch switches fail here, before a run starts or detaches
         if args.detach:
             from engine.detach import start_detached
 
             print(start_detached(config))
             return 0
-        if (launch := _multi_gpu_launch(config, args)) is not None:
-            os.execvp(launch[0], launch)
+        if plan is not None:
+            from engine.distributed.launcher import run_launch
+
+            return run_launch(plan, _rank_argv(args), Path(config.output_dir or ".").resolve(),
+                              echo=lambda line: print(line, flush=True))
         from engine.train import run_training
 
         done = run_training(config, echo=lambda line: print(line, flush=True))
@@ -71,15 +75,51 @@ def run(args: argparse.Namespace) -> int:
         raise  # engine.commands.run_command reports it in one line
 
 
-def _multi_gpu_launch(config: TrainConfig, args: argparse.Namespace) -> list[str] | None:
-    """torchrun with one process per visible GPU, when there are several and no launcher started us."""
+def _launch_plan(config: TrainConfig):
+    """torchrun's plan for this node (LLaMA-Factory's FORCE_TORCHRUN, NNODES, … switches), None for one process."""
+    from engine.distributed import plan_launch
     from engine.hardware import detect_hardware
-    from engine.train.distributed import torchrun_command, under_launcher
 
-    if under_launcher() or config.use_cpu or os.environ.get("LMF_TUI_SINGLE_PROCESS"):
-        return None
-    gpus = len(detect_hardware().gpus)
-    return torchrun_command(["train", args.config, *args.overrides], gpus) if gpus > 1 else None
+    return plan_launch(config, len(detect_hardware().gpus))
+
+
+def _rank_argv(args: argparse.Namespace) -> list[str]:
+    return ["train", args.config, *args.overrides]
+
+
+def _print_launch(config: TrainConfig, args: argparse.Namespace) -> int:
+    """The dry run's launch lines: the command each node runs and the per-GPU estimate for its strategy."""
+    from engine.distributed import strategy_of
+    from engine.distributed.launch import show_command
+
+    plan = _launch_plan(config)
+    strategy = plan.strategy if plan else strategy_of(config)
+    device = plan.device if plan else ("cpu" if config.use_cpu else None)
+    world = plan.world_size if plan else 1
+    lines = [f"launch          {plan.summary() if plan else 'one process'}"]
+    if plan:
+        lines.append(f"command         {show_command(plan, _rank_argv(args))}")
+    lines.append(f"memory          {_estimate_line(config, world, device, strategy.name)}")
+    print("\n".join(lines))
+    return 0
+
+
+def _estimate_line(config: TrainConfig, world: int, device: str | None, strategy: str) -> str:
+    try:
+        from engine.hardware import detect_hardware
+        from engine.sizing import estimate_memory, read_model_shape
+
+        shape = read_model_shape(config.model_name_or_path, config.gguf_file)
+        if device is None:
+            device = "cuda" if detect_hardware().gpus else "cpu"
+        est = estimate_memory(config, shape, gpus=world, device=device, strategy=strategy)
+    except Exception as exc:  # the plan prints without the estimate
+        return f"unknown ({type(exc).__name__})"
+    if est.device == "cpu":
+        return f"{est.peak_gb:.1f} GB of CPU RAM per rank" + (f", {world} ranks" if world > 1 else "")
+    return f"{est.peak_gb:.1f} GB per GPU with {est.strategy_label}" + (
+        f" on {est.gpus} GPUs ({est.total_gb:.1f} GB in all)" if est.gpus > 1 else "") + (
+        f", {est.offloaded_gb:.1f} GB offloaded to CPU RAM" if est.offloaded_gb else "")
 
 
 def _print_keys() -> int:

@@ -28,6 +28,10 @@ def check_config(config: TrainConfig, purpose: Purpose = "any") -> list[Problem]
     problems = [p for fn in RULES if (p := fn(config)) is not None]
     if purpose == "train":
         problems += check_paths(config)
+    if config.deepspeed or config.fsdp or config.fsdp_config:
+        from engine.distributed.strategy import strategy_problems
+
+        problems += strategy_problems(config)
     return _required(config, purpose) + problems
 
 

@@ -178,7 +178,12 @@ class TrainConfig(BaseModel):
     use_dft_loss: bool = field(
         False, "Training", "SFT: weight each token's loss by its (detached) probability (Dynamic Fine-Tuning).")
     gradient_checkpointing_kwargs: dict[str, Any] | None = field(None, "Advanced", "Gradient checkpointing options.")
-    deepspeed: str | None = field(None, "Advanced", "DeepSpeed config file (multi-GPU through accelerate).")
+    deepspeed: str | None = field(
+        None, "Advanced", "DeepSpeed ZeRO: a JSON file, or a shipped one: z0, z2, z2_offload, z3, z3_offload.")
+    fsdp: str | bool | None = field(
+        None, "Advanced", "FSDP2 sharding: true, or the Trainer's words (full_shard auto_wrap [offload]).")
+    fsdp_config: dict[str, Any] | str | None = field(
+        None, "Advanced", "FSDP options: a dict, a JSON file, or an accelerate config file (distributed_type: FSDP).")
     ddp_timeout: int = field(1800, "Advanced", "Seconds before a stuck multi-GPU collective fails.", ge=1)
     ddp_find_unused_parameters: bool | None = field(None, "Advanced", "DDP: look for unused parameters.")
     torch_compile: bool = field(False, "Advanced", "Compile the model with torch.compile.")

@@ -10,9 +10,11 @@ The model of memory (GB = 2**30 bytes):
 - activations: with gradient checkpointing every layer keeps only its input and one layer is recomputed
   in full; without it every layer keeps all its saved tensors. Eager attention adds the seq² score matrix.
 - logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
-- gpus > 1 means ZeRO-3-like sharding: weights, master weights, gradients and optimizer state are divided
-  by gpus, while activations, logits, the runtime and what ZeRO-3 gathers (two blocks, or the embedding
-  at the lm_head) are held by every GPU.
+- several GPUs divide memory as the strategy says (engine.distributed.strategy): DDP and ZeRO-0 replicate
+  everything; ZeRO-1 divides the optimizer state; ZeRO-2 also the gradients and fp32 master weights;
+  ZeRO-3 and FSDP2 also the weights, and every GPU holds what they gather (two blocks, or the embedding
+  at the lm_head); offload moves the optimizer state and master weights (ZeRO-2) or those and the weights
+  (ZeRO-3, FSDP2) to CPU RAM. Activations, logits and the runtime are per GPU whatever the strategy.
 - runtime: on CUDA the context plus allocator slack (5% of what is freed and re-allocated each step);
   on the CPU torch's own RSS (measured: ~0.35 GB with transformers imported).
 """
@@ -46,6 +48,15 @@ class Estimate:
     gpus: int = 1
     device: Device = "cuda"
     notes: list[str] = field(default_factory=list)
+    strategy: str = "ddp"
+    offloaded_gb: float = 0.0
+
+    @property
+    def strategy_label(self) -> str:
+        """The strategy as people say it ("DeepSpeed ZeRO-3"); one device runs no strategy."""
+        from engine.distributed.strategy import STRATEGIES
+
+        return STRATEGIES[self.strategy].label if self.gpus > 1 or self.strategy != "ddp" else "one device"
 
     @property
     def total_gb(self) -> float:
@@ -56,7 +67,8 @@ class Estimate:
         """Plain data for the run journal or JSON output."""
         return {"peak_gb": self.peak_gb, "total_gb": self.total_gb, "breakdown": self.breakdown,
                 "params_b": self.params_b, "trainable_params": self.trainable_params, "gpus": self.gpus,
-                "device": self.device, "notes": self.notes}
+                "device": self.device, "notes": self.notes, "strategy": self.strategy,
+                "offloaded_gb": self.offloaded_gb}
 
 
 def _names(value: str | None) -> set[str]:
@@ -171,14 +183,34 @@ def logits_bytes(config: TrainConfig, s: ModelShape, compute: int) -> float:
     return tokens * s.vocab_size * (compute + 4 + 4)
 
 
+# What each strategy divides over the GPUs, and what it moves to CPU RAM.
+SHARDED = {
+    "ddp": (), "zero0": (), "zero1": ("optimizer",),
+    "zero2": ("optimizer", "master_weights", "gradients"),
+    "zero2_offload": ("gradients",),
+    "zero3": ("optimizer", "master_weights", "gradients", "weights", "reference_model"),
+    "zero3_offload": ("gradients", "reference_model"),
+    "fsdp": ("optimizer", "master_weights", "gradients", "weights", "reference_model"),
+    "fsdp_offload": ("gradients", "reference_model"),
+}
+OFFLOADED = {"zero2_offload": ("optimizer", "master_weights"),
+             "zero3_offload": ("optimizer", "master_weights", "weights"),
+             "fsdp_offload": ("optimizer", "master_weights", "weights")}
+
+
 def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpus: int = 1,
-                    device: Device | None = None) -> Estimate:
-    """Peak memory per device of training `model` with `config` on `gpus` devices (ZeRO-3 sharding if > 1).
+                    device: Device | None = None, strategy: str | None = None) -> Estimate:
+    """Peak memory per device of training `model` with `config` on `gpus` devices with `strategy`.
 
     device: "cuda" or "cpu"; default "cpu" when config.use_cpu, else "cuda".
+    strategy: ddp, zero0 … zero3_offload, fsdp, fsdp_offload; default the one the config's keys choose.
     """
     s = model if isinstance(model, ModelShape) else ModelShape.from_config(model)
     device = device or ("cpu" if config.use_cpu else "cuda")
+    if strategy is None:
+        from engine.distributed.strategy import strategy_of
+
+        strategy = strategy_of(config).name
     gpus = max(1, int(gpus)) if device == "cuda" else 1
     p = count_params(s)
     compute = 4 if device == "cpu" else 2
@@ -205,13 +237,21 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
         notes.append(f"{config.stage}: counted as SFT; generation, reward and value models are not included")
     if config.stage in ("dpo", "kto") and config.finetuning_type in ("full", "freeze") and not config.ref_model:
         parts["reference_model"] = p.total * compute
-    if gpus > 1:
-        for key in ("weights", "master_weights", "gradients", "optimizer", "reference_model"):
-            if key in parts:
-                parts[key] /= gpus
-        layer = layer_params(s) * (parts["weights"] * gpus / p.total)  # a block at its stored bytes/param
+    offloaded = 0.0
+    if strategy.startswith(("zero3", "fsdp")):  # a block at its stored bytes/param, gathered on every GPU
+        layer = layer_params(s) * (parts["weights"] / p.total)
         parts["zero3_gather"] = max(2 * layer, p.embeddings * compute)
-        notes.append(f"weights, gradients and optimizer state sharded over {gpus} GPUs (ZeRO-3)")
+    for key in OFFLOADED.get(strategy, ()):
+        if key in parts:
+            offloaded += parts.pop(key)
+    if gpus > 1:
+        shared = [k for k in SHARDED[strategy] if k in parts]
+        for key in shared:
+            parts[key] /= gpus
+        if shared:
+            notes.append(f"{', '.join(k.replace('_', ' ') for k in shared)} divided over {gpus} GPUs ({strategy})")
+    if offloaded:
+        notes.append(f"{offloaded / GB:.1f} GB of optimizer state and weights in CPU RAM ({strategy})")
     if config.quantization_bit or config.use_dora:  # the largest weight dequantized / re-normed at once
         largest = max(lin.in_features * lin.out_features for lin in p.linears)
         parts["transient"] = largest * (compute + 4 * config.use_dora)
@@ -225,4 +265,4 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
     breakdown = {k: round(v / GB, 3) for k, v in parts.items()}
     return Estimate(peak_gb=round(sum(parts.values()) / GB, 2), breakdown=breakdown,
                     params_b=round(p.total / 1e9, 3), trainable_params=int(trainable), gpus=gpus,
-                    device=device, notes=notes)
+                    device=device, notes=notes, strategy=strategy, offloaded_gb=round(offloaded / GB, 2))

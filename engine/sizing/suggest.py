@@ -12,6 +12,10 @@ from .estimate import Device, Estimate, estimate_memory, gradient_checkpointing
 from .shape import ModelShape, read_model_shape
 
 MAX_GPUS = 8
+# Strategies a suggestion may name for several GPUs, the lightest first (offload also needs CPU RAM,
+# which a GPU budget does not know, so it is left to the user).
+SHARDING = ("zero2", "zero3")
+DEEPSPEED_KEY = {"zero2": "deepspeed=z2", "zero3": "deepspeed=z3"}
 # (method, bits, config keys) from the most faithful to the cheapest; the case of presets/sizing.yaml.
 GPU_METHODS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("full", 32, {"finetuning_type": "full", "bf16": True}),
@@ -42,6 +46,16 @@ class MethodFit:
     fits: bool
     gpus: int
     breakdown: dict[str, float]
+    strategy: str = "ddp"
+
+    @property
+    def how(self) -> str:
+        """"1 GPU", or "2 GPUs with DeepSpeed ZeRO-2"."""
+        from engine.distributed.strategy import STRATEGIES
+
+        if self.gpus == 1 and self.strategy == "ddp":
+            return "1 GPU"
+        return f"{self.gpus} GPUs with {STRATEGIES[self.strategy].label}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,13 +111,19 @@ def case_config(keys: dict[str, Any], batch: int = 1, cutoff_len: int = 512) -> 
 
 
 def fewest_gpus(config: TrainConfig, shape: ModelShape, budget: Budget) -> tuple[Estimate, bool]:
-    """The estimate on the fewest GPUs (up to budget.gpus) whose per-device peak fits, and whether one does."""
-    estimate = None
-    for n in range(1, budget.gpus + 1):
-        estimate = estimate_memory(config, shape, gpus=n, device=budget.device)
-        if estimate.peak_gb <= budget.memory_gb:
-            return estimate, True
-    assert estimate is not None
+    """The estimate on the fewest GPUs (up to budget.gpus) whose per-device peak fits, and whether one does.
+
+    One GPU runs plain; several need a strategy that divides memory (ZeRO-2, then ZeRO-3): DDP only copies
+    the model to each GPU. When nothing fits, the estimate on every GPU with ZeRO-3 (or the one GPU).
+    """
+    estimate = estimate_memory(config, shape, gpus=1, device=budget.device, strategy="ddp")
+    if estimate.peak_gb <= budget.memory_gb:
+        return estimate, True
+    for n in range(2, budget.gpus + 1):
+        for strategy in SHARDING:
+            estimate = estimate_memory(config, shape, gpus=n, device=budget.device, strategy=strategy)
+            if estimate.peak_gb <= budget.memory_gb:
+                return estimate, True
     return estimate, False
 
 
@@ -118,7 +138,8 @@ def suggest(model: str | ModelShape, hardware: HardwareInfo | None = None, vram_
     for method, bits, keys in CPU_METHODS if budget.device == "cpu" else GPU_METHODS:
         estimate, fits = fewest_gpus(case_config(keys, batch, cutoff_len), shape, budget)
         params_b = estimate.params_b
-        methods.append(MethodFit(method, bits, estimate.peak_gb, fits, estimate.gpus, estimate.breakdown))
+        methods.append(MethodFit(method, bits, estimate.peak_gb, fits, estimate.gpus, estimate.breakdown,
+                                 estimate.strategy))
     info: dict[str, Any] = {"compared_to": budget.compared_to, "memory_gb": budget.memory_gb, "gpus": budget.gpus,
                             "device": budget.device}
     if hardware is not None and vram_gb is None:
@@ -165,10 +186,14 @@ def fix_for(config: TrainConfig, shape: ModelShape, hardware: HardwareInfo) -> l
     budget = budget_of(hardware)
     if config.use_cpu and budget.device == "cuda":
         budget = Budget(hardware.ram_available_gb, 1, "cpu", "ram")
-    used, memory = (budget.gpus if config.deepspeed else 1), budget.memory_gb
+    from engine.distributed.strategy import strategy_of
 
-    def peak(overrides: dict[str, Any], gpus: int = used) -> float:
-        return estimate_memory(config.model_copy(update=overrides), shape, gpus=gpus, device=budget.device).peak_gb
+    own = strategy_of(config).name
+    used, memory = (1 if own == "ddp" else budget.gpus), budget.memory_gb
+
+    def peak(overrides: dict[str, Any], gpus: int = used, strategy: str = own) -> float:
+        return estimate_memory(config.model_copy(update=overrides), shape, gpus=gpus, device=budget.device,
+                               strategy=strategy).peak_gb
 
     if peak({}) <= memory:
         return []
@@ -179,15 +204,24 @@ def fix_for(config: TrainConfig, shape: ModelShape, hardware: HardwareInfo) -> l
             if (gb := peak(overrides)) <= memory:
                 fixes.append(f"{text} → {gb:.1f} GB of {memory:.1f} GB")
                 break
-    if budget.device == "cuda" and not config.deepspeed:
-        for n in range(2, MAX_GPUS + 1):
-            if (gb := peak({}, n)) <= memory:
-                where = "" if n <= len(hardware.gpus) else f" (this machine has {len(hardware.gpus)})"
-                fixes.append(f"deepspeed=<a ZeRO-3 config> on {n} GPUs{where} → {gb:.1f} GB each")
-                break
+    if budget.device == "cuda" and own in ("ddp", "zero0", "zero1"):
+        fixes += _sharding_fix(peak, memory, len(hardware.gpus))
     if fixes:
         return fixes
     return [_combined_fix(families, peak, memory)]
+
+
+def _sharding_fix(peak: Any, memory: float, have: int) -> list[str]:
+    """The fewest GPUs and the lightest strategy that divide the config's memory enough, as key=value."""
+    from engine.distributed.strategy import STRATEGIES
+
+    for n in range(2, MAX_GPUS + 1):
+        for strategy in SHARDING:
+            if (gb := peak({}, n, strategy)) <= memory:
+                where = "" if n <= have else f" (this machine has {have})"
+                return [f"{DEEPSPEED_KEY[strategy]} on {n} GPUs{where} → {gb:.1f} GB each "
+                        f"(fits with {STRATEGIES[strategy].label})"]
+    return []
 
 
 def _combined_fix(families: list[list[Option]], peak: Any, memory: float) -> str:

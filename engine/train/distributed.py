@@ -1,33 +1,106 @@
-"""Multi-GPU runs: torchrun launches one process per GPU; only rank 0 locks the run dir and journals."""
+"""Inside a rank: who writes (rank 0 only), agreeing on a stop, and checks that need every rank.
+
+torchrun starts one process per GPU (or CPU rank with gloo); each runs `run_training`. Rank 0 alone
+locks the run directory, writes the journal, trainer_log.jsonl and the run's own files; the Trainer and
+its strategy (DDP, DeepSpeed, FSDP2) write the checkpoints collectively.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
+import pickle
+from pathlib import Path
 from typing import Any
+
+import torch
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from .signals import GracefulStop
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def is_main_process() -> bool:
     """True for rank 0 of a torchrun/accelerate launch, and for a plain single process."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return rank() == 0
 
 
-def under_launcher() -> bool:
-    """True when torchrun or accelerate started this process."""
-    return "LOCAL_RANK" in os.environ
+def _group_ready() -> bool:
+    return world_size() > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def torchrun_command(argv: list[str], gpus: int) -> list[str]:
-    """The command that re-runs `python -m engine train ...` with one process per GPU (multi-node from env)."""
-    torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
-    nodes = os.environ.get("NNODES", "1")
-    cmd = [*torchrun.split(), f"--nproc_per_node={os.environ.get('NPROC_PER_NODE', gpus)}", f"--nnodes={nodes}"]
-    if nodes != "1":
-        cmd += [f"--node_rank={os.environ.get('NODE_RANK', '0')}",
-                f"--master_addr={os.environ.get('MASTER_ADDR', '127.0.0.1')}",
-                f"--master_port={os.environ.get('MASTER_PORT', '29500')}"]
-    return [*cmd, "-m", "engine", *argv]
+def any_rank(flag: bool, device: torch.device | str) -> bool:
+    """True on every rank when `flag` is true on any rank (one tiny all-reduce; the flag alone with one rank)."""
+    if not _group_ready():
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def from_rank0(value: Any) -> Any:
+    """Rank 0's `value` on every rank (rank 0's decision about the run directory, or its error)."""
+    if not _group_ready():
+        return value
+    box = [pickle.dumps(value) if is_main_process() else None]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return pickle.loads(box[0])
+
+
+def checkpoint_world_size(checkpoint: str | os.PathLike) -> int | None:
+    """How many ranks wrote a Trainer checkpoint (one rng_state file each), None when it does not say."""
+    path = Path(checkpoint)
+    ranks = list(path.glob("rng_state_*.pth"))
+    if ranks:
+        return len(ranks)
+    return 1 if (path / "rng_state.pth").exists() else None
+
+
+def resume_note(checkpoint: str, now: int, strategy: str) -> str | None:
+    """What resuming a checkpoint of another rank count does; raises for sharded state that cannot move.
+
+    DDP checkpoints hold the whole model and optimizer, so any rank count can resume them, but the global
+    batch changes and the data order after the step differs from an uninterrupted run. DeepSpeed and FSDP
+    checkpoints hold one shard per rank and resume only with the rank count that wrote them.
+    """
+    before = checkpoint_world_size(checkpoint)
+    if before is None or before == now:
+        return None
+    name = Path(checkpoint).name
+    if strategy != "ddp":
+        from ..config import ConfigError, Problem
+
+        raise ConfigError(Problem(("NPROC_PER_NODE",), f"{name} was written by {before} ranks with sharded "
+                                  f"({strategy}) state and this run has {now}",
+                                  f"start it with {before} ranks (NPROC_PER_NODE × NNODES), or set "
+                                  "overwrite_output_dir: true to start afresh"))
+    return (f"{name} was written by {before} rank{'s' if before > 1 else ''}, this run has {now}: the model, "
+            f"optimizer and step resume, but the global batch changes ×{now / before:g} and the data order "
+            "differs from an uninterrupted run")
+
+
+class StopCallback(TrainerCallback):
+    """Every rank: a stop signal on any rank makes all ranks save one checkpoint at the same step and stop."""
+
+    def __init__(self, stop: GracefulStop, events: Any):
+        self.stop = stop
+        self.events = events
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any):
+        if control.should_training_stop:
+            return
+        if any_rank(self.stop.requested, args.device):
+            reason = self.stop.signal_name or "another rank's stop"
+            self.events.emit("log", message=f"{reason}: saving a checkpoint and stopping")
+            self.stop.requested = True
+            control.should_save = True
+            control.should_training_stop = True
 
 
 class NullEvents:

@@ -10,19 +10,17 @@ from typing import Any, Callable
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from ..events import EventWriter
-from .signals import GracefulStop
 
 PeakMemory = Callable[[], float]
 
 
 class JournalCallback(TrainerCallback):
-    """Turns Trainer logs, saves and stop requests into journal events."""
+    """Turns Trainer logs and saves into journal events (rank 0 only; StopCallback handles stop requests)."""
 
-    def __init__(self, events: EventWriter, run_dir: Path, stop: GracefulStop, peak_memory: PeakMemory,
+    def __init__(self, events: EventWriter, run_dir: Path, peak_memory: PeakMemory,
                  echo: Callable[[str], None] | None = None):
         self.events = events
         self.run_dir = run_dir
-        self.stop = stop
         self.peak_memory = peak_memory
         self.echo = echo
         self._t0 = self._last_t = time.monotonic()
@@ -33,12 +31,6 @@ class JournalCallback(TrainerCallback):
         self._t0 = self._last_t = time.monotonic()
         self._first_step = state.global_step
         self._last_tokens = state.num_input_tokens_seen
-
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any):
-        if self.stop.requested and not control.should_training_stop:
-            self.events.emit("log", message=f"{self.stop.signal_name}: saving a checkpoint and stopping")
-            control.should_save = True
-            control.should_training_stop = True
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                logs: dict[str, float] | None = None, **kw: Any):

@@ -19,52 +19,89 @@ import torch
 
 from ..config import ConfigError, TrainConfig, check_config, save_config
 from ..events import EVENTS_FILE, EventWriter
+from ..distributed.strategy import strategy_of
 from ..errors import explain
-from ..rundir import (CONFIG_FILE, RunLock, discard_partial_checkpoints, journal_status, last_checkpoint,
+from ..rundir import (CONFIG_FILE, RunLock, RunLocked, discard_partial_checkpoints, journal_status, last_checkpoint,
                       register_run)
 from ..models.precision import resolve_precision
-from .distributed import NullEvents, is_main_process
+from .distributed import NullEvents, StopCallback, from_rank0, is_main_process, rank, resume_note, world_size
 from .journal import JournalCallback
 from .signals import GracefulStop
+from .trainer import training_arguments
 
 Echo = Callable[[str], None]
 
 
 def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any]:
-    """Train as the config says; returns the `done` event. Raises ConfigError for bad input."""
+    """Train as the config says; returns the `done` event. Raises ConfigError for bad input.
+
+    Under torchrun every rank calls this; rank 0 alone locks and prepares the run directory and tells the
+    others what it decided (or the error that stops them all), so no rank waits for one that gave up.
+    """
     if problems := check_config(config, "train"):
         raise ConfigError(problems)
     run_dir = Path(config.output_dir).resolve()
     config = resolve_precision(config.model_copy(update={"output_dir": str(run_dir)}))
     main = is_main_process()
-    with RunLock(run_dir) if main else contextlib.nullcontext():
-        resume = _prepare_run_dir(config, run_dir) if main else str(last_checkpoint(run_dir) or "") or None
-        if main:
-            register_run(run_dir)
-        events = EventWriter(run_dir) if main else NullEvents()
-        for partial in discard_partial_checkpoints(run_dir) if main else []:
-            events.emit("warning", message=f"{partial.name} was cut short while saving (a crash or a full disk) "
-                                           f"and was removed; resuming from {resume or 'the start'}")
+    echo = echo if main else None
+    stop = GracefulStop()
+    with stop:  # from the start: a stop while loading is honoured at the first step, on every rank
+        args = training_arguments(config, _gradient_checkpointing(config))
+        args.device  # sets up the devices: under torchrun this joins the process group (ddp_timeout applies)
+        lock = RunLock(run_dir) if main else None
+        kind, value = from_rank0(_claim_run_dir(config, run_dir, lock) if main else None)
         try:
-            return _train(config, run_dir, resume, events, echo)
-        except ConfigError as exc:
-            events.emit("error", message=str(exc), kind="config")
-            raise
-        except torch.OutOfMemoryError as exc:
-            events.emit("error", message=f"out of memory: {str(exc).splitlines()[0]}",
-                        fix="lower per_device_train_batch_size or cutoff_len, or set quantization_bit: 4")
-            raise
-        except Exception as exc:
-            _journal_failure(exc, run_dir, events, main)
-            raise
+            if kind == "locked":
+                raise RunLocked(value)
+            if kind == "config":
+                raise ConfigError(value)
+            resume, note = value
+            if main:
+                register_run(run_dir)
+            events = EventWriter(run_dir) if main else NullEvents()
+            for partial in discard_partial_checkpoints(run_dir) if main else []:
+                events.emit("warning", message=f"{partial.name} was cut short while saving (a crash or a full disk) "
+                                               f"and was removed; resuming from {resume or 'the start'}")
+            try:
+                if note:
+                    events.emit("warning", message=note)
+                return _train(config, run_dir, resume, events, echo, args, stop)
+            except ConfigError as exc:
+                events.emit("error", message=str(exc), kind="config")
+                raise
+            except torch.OutOfMemoryError as exc:
+                events.emit("error", message=f"out of memory: {str(exc).splitlines()[0]}",
+                            fix="lower per_device_train_batch_size or cutoff_len, or set quantization_bit: 4")
+                raise
+            except Exception as exc:
+                _journal_failure(exc, run_dir, events, main)
+                raise
+            finally:
+                events.close()
         finally:
-            events.close()
+            if lock is not None:
+                lock.release()
 
 
-def _journal_failure(exc: Exception, run_dir: Path, events: EventWriter, main: bool) -> None:
+def _claim_run_dir(config: TrainConfig, run_dir: Path, lock: RunLock) -> tuple[str, Any]:
+    """Rank 0: take the lock and pick the checkpoint; ("ok", (resume, note)), or ("locked"/"config", message)."""
+    try:
+        lock.acquire()
+    except RunLocked as exc:
+        return "locked", str(exc)
+    try:
+        resume = _prepare_run_dir(config, run_dir)
+        note = resume_note(resume, world_size(), strategy_of(config).name) if resume else None
+    except ConfigError as exc:
+        lock.release()
+        return "config", str(exc)
+    return "ok", (resume, note)
+
+
+def _journal_failure(exc: Exception, run_dir: Path, events: EventWriter | NullEvents, main: bool) -> None:
     """Record a failed run: the traceback in error.log, one clear line in the journal. A full disk may
     refuse either write; the original error is what propagates."""
-    trace = run_dir / ("error.log" if main else f"error-rank{os.environ.get('RANK')}.log")
+    trace = run_dir / ("error.log" if main else f"error-rank{rank()}.log")
     fields: dict[str, Any] = {}
     with contextlib.suppress(OSError):
         trace.write_text(traceback.format_exc(), encoding="utf-8")
@@ -95,8 +132,8 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
     return str(found) if found else None
 
 
-def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter,
-           echo: Echo | None) -> dict[str, Any]:
+def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter | NullEvents,
+           echo: Echo | None, args: Any, stop: GracefulStop) -> dict[str, Any]:
     from ..models import count_parameters, load_tokenizer
     from ..models.loader import attn_implementation, compute_dtype
     from ..stages import stage_module
@@ -106,7 +143,6 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     from ..models.liger import liger_note
     from ..models.llama_pro import check_llama_pro
     from .optimizers import install_optimizer, require_optimizer_packages
-    from .trainer import training_arguments
 
     say = echo or (lambda line: None)
     if is_main_process():
@@ -135,13 +171,13 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     say("Loading model …")
     set_seed(config.seed)  # adapter initialisation is part of what the seed fixes
     gradient_checkpointing = _gradient_checkpointing(config)
-    args = training_arguments(config, gradient_checkpointing)
     trainer = stage.build_trainer(config, tokenizer, data, args)
     optimizer_note = install_optimizer(trainer, config, resume)
     trainable, total = count_parameters(trainer.model)
-    stop = GracefulStop()
     trainer.remove_callback(PrinterCallback)  # the journal callback prints its own progress lines
-    trainer.add_callback(JournalCallback(events, run_dir, stop, peak_memory_gb, echo))
+    trainer.add_callback(StopCallback(stop, events))
+    if is_main_process():
+        trainer.add_callback(JournalCallback(events, run_dir, peak_memory_gb, echo))
     plan = {
         "finetuning_type": config.finetuning_type, "dataset": config.dataset, "trainable_params": trainable,
         "total_params": total, "dtype": str(compute_dtype(config)).replace("torch.", ""),
@@ -151,7 +187,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         "gradient_accumulation_steps": config.gradient_accumulation_steps,
         "packing": bool(config.packing if config.packing is not None else config.stage == "pt"),
         "neat_packing": config.neat_packing, "cutoff_len": config.cutoff_len, "data": data.report.to_dict(),
-        "resume_from": resume, "optimizer": _optimizer_name(config),
+        "resume_from": resume, "optimizer": _optimizer_name(config), "world_size": world_size(),
+        "strategy": strategy_of(config).name,
+        "nnodes": int(os.environ.get("NNODES", os.environ.get("GROUP_WORLD_SIZE", "1")) or 1),
     }
     events.emit("start", stage=config.stage, model=config.model_name_or_path, output_dir=str(run_dir),
                 num_examples=_len(data.train), max_steps=_planned_steps(config, data.train), plan=plan,
@@ -161,11 +199,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         say(f"warning: {optimizer_note}")
     say(f"Training {trainable:,} of {total:,} parameters on {_len(data.train)} examples"
         + (f", resuming from {resume}" if resume else ""))
-    with stop:
-        result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(run_dir))
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(run_dir))  # collective under FSDP/DeepSpeed; written by rank 0
     trainer.save_state()
-    tokenizer.save_pretrained(str(run_dir))
+    if is_main_process():
+        tokenizer.save_pretrained(str(run_dir))
     metrics = dict(result.metrics)
     runtime = max(metrics.get("train_runtime", time.time() - t_start), 1e-9)
     tokens = trainer.state.num_input_tokens_seen
@@ -228,7 +266,6 @@ def _estimate_gb(config: TrainConfig) -> float | None:
 
         shape = read_model_shape(config.model_name_or_path, config.gguf_file)
         on_gpu = torch.cuda.is_available() and not config.use_cpu
-        gpus = int(os.environ.get("WORLD_SIZE", "1")) if config.deepspeed else 1
-        return round(estimate_memory(config, shape, gpus=gpus, device="cuda" if on_gpu else "cpu").peak_gb, 3)
+        return round(estimate_memory(config, shape, gpus=world_size(), device="cuda" if on_gpu else "cpu").peak_gb, 3)
     except Exception:  # the estimate is advisory; a run never fails for it
         return None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import torch
 from transformers import Trainer, TrainingArguments
 
 from ..config import TrainConfig
+from ..distributed.strategy import deepspeed_path, fsdp_settings
 
 REAL_TOKENS = "num_real_tokens"
 
@@ -86,7 +88,22 @@ def training_arguments(config: TrainConfig, gradient_checkpointing: bool) -> Tra
         train_sampling_strategy="group_by_length" if c.group_by_length else "random",
         gradient_checkpointing=gradient_checkpointing,
         gradient_checkpointing_kwargs=c.gradient_checkpointing_kwargs or {"use_reentrant": False},
-        deepspeed=c.deepspeed, ddp_timeout=c.ddp_timeout, ddp_find_unused_parameters=c.ddp_find_unused_parameters,
-        torch_compile=c.torch_compile, tf32=c.tf32, use_cpu=c.use_cpu, remove_unused_columns=False,
+        deepspeed=str(deepspeed_path(c.deepspeed)) if c.deepspeed else None, **_fsdp_arguments(c), ddp_timeout=c.ddp_timeout, ddp_find_unused_parameters=c.ddp_find_unused_parameters,
+        torch_compile=c.torch_compile, tf32=c.tf32, use_cpu=_use_cpu(c), remove_unused_columns=False,
         disable_tqdm=True,
     )
+
+
+def _use_cpu(config: TrainConfig) -> bool:
+    """The CPU when asked, and for the ranks of a launch on a machine without CUDA (gloo, not a GPU backend)."""
+    return config.use_cpu or (int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available())
+
+
+def _fsdp_arguments(config: TrainConfig) -> dict[str, Any]:
+    """The Trainer's fsdp/fsdp_config for FSDP2 (from the config's keys or an accelerate config file)."""
+    settings = fsdp_settings(config)
+    if settings is None:
+        return {}
+    settings = {k: v for k, v in settings.items() if not k.startswith("_")}
+    settings.setdefault("version", 2)
+    return {"fsdp": True, "fsdp_config": settings}

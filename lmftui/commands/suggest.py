@@ -6,7 +6,7 @@ import argparse
 import json
 
 from engine.config import ConfigError
-from engine.sizing import Suggestion, reference_row, suggest
+from engine.sizing import MethodFit, Suggestion, reference_row, suggest
 from engine.commands.common import fail
 
 
@@ -29,11 +29,11 @@ def render(result: Suggestion) -> None:
     where = (f"{hw['gpus']}x {hw['memory_gb']:.1f} GB GPU" if hw["compared_to"] == "vram"
              else f"{hw['memory_gb']:.1f} GB RAM")
     table = Table(title=f"{result.model} · {result.params_b:.2f}B params · against {where}")
-    for column in ("method", "bits", "peak GB/device", "GPUs", "fits", "reference table"):
+    for column in ("method", "bits", "peak GB/device", "GPUs", "strategy", "fits", "reference table"):
         table.add_column(column, justify="right" if column in ("bits", "peak GB/device", "GPUs") else "left")
     for m in result.methods:
         ref = reference_row(result.params_b, m.method, m.bits)
-        table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", str(m.gpus),
+        table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", str(m.gpus), _strategy(m),
                       "[green]yes[/]" if m.fits else "[red]no[/]",
                       f"{ref['min_vram_gb']} GB ({ref['hardware']})" if ref else "")
     console = Console()
@@ -42,7 +42,14 @@ def render(result: Suggestion) -> None:
         if line:
             console.print(line)
     best = result.best()
-    console.print(f"best fit: {best.method} {best.bits}-bit" if best else "nothing fits: try --gpus or a smaller model")
+    console.print(f"best fit: {best.method} {best.bits}-bit on {best.how}: {best.peak_gb:.1f} GB per GPU" if best
+                  else "nothing fits: try --gpus or a smaller model")
+
+
+def _strategy(m: MethodFit) -> str:
+    from engine.distributed.strategy import STRATEGIES
+
+    return "" if m.gpus == 1 and m.strategy == "ddp" else STRATEGIES[m.strategy].label
 
 
 def run(args: argparse.Namespace) -> int:

@@ -90,9 +90,9 @@ def test_full_mixed_precision_pure_bf16_and_8bit_optimizer(llama8b):
     assert estimate_memory(case(finetuning_type="full", optim="sgd"), llama8b).breakdown["optimizer"] == 0
 
 
-def test_gpus_shard_state_but_not_activations(llama8b):
+def test_zero3_shards_state_but_not_activations(llama8b):
     one = estimate_memory(case(finetuning_type="full"), llama8b)
-    two = estimate_memory(case(finetuning_type="full"), llama8b, gpus=2)
+    two = estimate_memory(case(finetuning_type="full"), llama8b, gpus=2, strategy="zero3")
     for key in ("weights", "master_weights", "gradients", "optimizer"):
         assert two.breakdown[key] == pytest.approx(one.breakdown[key] / 2, abs=2e-3)
     assert two.breakdown["activations"] == one.breakdown["activations"]
@@ -142,9 +142,11 @@ def test_accepts_a_config_json_mapping():
 def test_estimate_to_dict_is_json_ready(llama8b):
     import json
 
-    data = json.loads(json.dumps(estimate_memory(case(finetuning_type="full"), llama8b, gpus=2).to_dict()))
+    data = json.loads(json.dumps(estimate_memory(case(finetuning_type="full"), llama8b, gpus=2,
+                                                 strategy="zero3").to_dict()))
     assert data["gpus"] == 2 and data["total_gb"] == pytest.approx(2 * data["peak_gb"], abs=0.01)
-    assert data["notes"] == ["weights, gradients and optimizer state sharded over 2 GPUs (ZeRO-3)"]
+    assert data["strategy"] == "zero3"
+    assert data["notes"] == ["optimizer, master weights, gradients, weights divided over 2 GPUs (zero3)"]
 
 
 def test_measured_peak_is_rss_without_cuda_and_cuda_peak_with_it(monkeypatch):
