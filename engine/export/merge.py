@@ -51,18 +51,30 @@ def save_merged(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, temp
                 export_dir: Path, shard_gb: int) -> list[Path]:
     """Save into export_dir through a temp folder beside it; old weight files are replaced, never half-written."""
     export_dir.mkdir(parents=True, exist_ok=True)
+    remove_scratch(export_dir)
     tokenizer.chat_template = template.jinja
     tmp = Path(tempfile.mkdtemp(prefix=".merge-", dir=export_dir))
     try:
         model.save_pretrained(tmp, max_shard_size=f"{shard_gb}GB")
         tokenizer.save_pretrained(tmp)
-        for pattern in WEIGHT_PATTERNS:
-            for old in export_dir.glob(pattern):
-                old.unlink()
+        new = sorted(tmp.iterdir(), key=lambda p: p.name in ("config.json", "model.safetensors.index.json"))
+        stale = {old for pattern in WEIGHT_PATTERNS for old in export_dir.glob(pattern)} - {
+            export_dir / p.name for p in new}
         written = []
-        for path in sorted(tmp.iterdir()):
+        for path in new:  # each rename is atomic; the files that tie the shards together go last
             os.replace(path, export_dir / path.name)
             written.append(export_dir / path.name)
+        for old in stale:
+            old.unlink()
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_scratch(export_dir: Path) -> None:
+    """Delete what a killed export left behind: its temp folder and half-written GGUF files."""
+    for path in export_dir.glob(".merge-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for pattern in (".*.gguf.part", ".*.scratch.gguf"):
+        for path in export_dir.glob(pattern):
+            path.unlink(missing_ok=True)

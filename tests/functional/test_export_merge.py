@@ -79,3 +79,42 @@ def test_export_command_bad_config_is_one_line(tmp_path):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "export_gguf: unknown type 'q9'" in result.stderr
+
+
+KILL_IN_SAVE = """
+import os
+import transformers
+
+_save = transformers.PreTrainedModel.save_pretrained
+
+
+def _killing_save(self, path, *args, **kwargs):
+    _save(self, path, *args, **kwargs)
+    os.kill(os.getpid(), 9)  # the weights are written to the temp folder, none yet moved in
+
+
+transformers.PreTrainedModel.save_pretrained = _killing_save
+"""
+
+
+def test_an_export_killed_midway_leaves_the_folder_as_before(tiny, tmp_path):
+    import os
+
+    out = tmp_path / "merged"
+    config = tmp_path / "export.yaml"
+    config.write_text(json.dumps({"model_name_or_path": str(tiny["base"]), "template": "chatml",
+                                  "adapter_name_or_path": str(tiny["lora"]), "export_dir": str(out)}))
+    cmd = [sys.executable, "-m", "engine", "export", str(config)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(KILL_IN_SAVE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    killed = subprocess.run(cmd, capture_output=True, timeout=300, env=env)
+    assert killed.returncode == -9
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # as before the kill
+
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)  # the next export cleans up after it
+    assert not any(p.name.startswith(".") for p in out.iterdir())
