@@ -196,3 +196,36 @@ def test_dry_run_says_what_runs_instead_of_training(tiny_model_dir, tiny_data_di
     out = capsys.readouterr().out
     assert "no training     predict (generated answers, max_new_tokens 32, greedy, batch 8" in out
     assert "schedule" not in out and "eval            tiny_chat" in out
+
+
+def test_sampling_keys_reach_generate(tiny_model_dir, tiny_data_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from engine.data.templates import get_template
+    from engine.evaluate.generate import generation_kwargs
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    base = config(tiny_model_dir, tiny_data_dir, tmp_path / "k", do_train=False, do_predict=True,
+                  predict_with_generate=True, eval_dataset="tiny_identity")
+    template = get_template(base, tokenizer)
+    sampled = generation_kwargs(base.model_copy(update=dict(temperature=0.5, top_p=0.8, top_k=7,
+                                                            repetition_penalty=1.3)), tokenizer, template)
+    assert {k: sampled[k] for k in ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty",
+                                    "max_new_tokens")} == dict(do_sample=True, temperature=0.5, top_p=0.8, top_k=7,
+                                                               repetition_penalty=1.3, max_new_tokens=6)
+    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in sampled["eos_token_id"]
+    for greedy in (dict(do_sample=False), dict(temperature=0.0)):
+        kwargs = generation_kwargs(base.model_copy(update=greedy), tokenizer, template)
+        assert kwargs["do_sample"] is False and kwargs["temperature"] is None
+
+
+def test_max_new_tokens_bounds_every_answer(tiny_model_dir, tiny_data_dir, tmp_path):
+    def answers(max_new_tokens: int) -> list[str]:
+        out = tmp_path / f"max{max_new_tokens}"
+        run_training(config(tiny_model_dir, tiny_data_dir, out, do_train=False, do_predict=True,
+                            predict_with_generate=True, eval_dataset="tiny_identity", max_samples=4,
+                            max_new_tokens=max_new_tokens, do_sample=False))
+        return [json.loads(line)["predict"] for line in (out / "generated_predictions.jsonl").read_text().splitlines()]
+
+    short, long = answers(2), answers(12)  # greedy: the short answers are where the long ones stop early
+    assert all(len(a) <= len(b) for a, b in zip(short, long)) and sum(map(len, short)) < sum(map(len, long))
