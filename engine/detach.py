@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig, save_config
+from .config import ConfigError, TrainConfig, save_config, secret_env
 from .process import child_env, engine_command
 from .rundir import CONFIG_FILE, CONSOLE_FILE, RunLocked, holder_pid, is_locked
 
@@ -35,7 +35,7 @@ def start_detached(config: TrainConfig) -> Path:
         subprocess.Popen(
             engine_command("train", str(config_path)),
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env=child_env(), cwd=os.getcwd(),
+            start_new_session=True, close_fds=True, env=child_env(secret_env(config)), cwd=os.getcwd(),
         )
     return run_dir
 

@@ -41,8 +41,32 @@ IGNORED = {"print_param_status", "disable_shuffling", "upcast_layernorm",
            "use_v1_kernels", "freeze_partial_layers"}
 
 
+# Keys whose values are credentials: never written to a file, the journal or the screen.
+SECRET_KEYS = ("hf_hub_token",)
+REDACTED = "***"
+
+ACCELERATE_KEYS = ("compute_environment", "distributed_type")
+V1_KEYS = ("model", "model_class")
+
+
+def foreign_file(raw: dict[str, Any]) -> str | None:
+    """The one-line reason a mapping is another tool's file (accelerate, LLaMA-Factory v1), or None."""
+    if found := [k for k in ACCELERATE_KEYS if k in raw]:
+        return (f"this is an accelerate config file ({', '.join(found)}), not a training config — give it to "
+                "`accelerate launch --config_file`; lmf-tui takes a LLaMA-Factory YAML (model_name_or_path, "
+                "stage, dataset …) and starts one process per GPU itself")
+    if (found := [k for k in V1_KEYS if k in raw]) and "model_name_or_path" not in raw:
+        return (f"this is a LLaMA-Factory v1 config ({', '.join(k + ':' for k in found)}), which lmf-tui does not "
+                "read — write it with LLaMA-Factory's classic keys (model_name_or_path, stage, dataset …) as in "
+                "its examples/train_lora")
+    return None
+
+
 def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
     """Validate a raw mapping (from YAML or a form) into a config; raises ConfigError."""
+    if (reason := foreign_file(raw)) is not None:
+        raise ConfigError(reason)
+    raw = {k: v for k, v in raw.items() if not (k in SECRET_KEYS and v == REDACTED)}  # a saved file's mark: unset
     problems: list[Problem] = []
     clean: dict[str, Any] = {}
     for key, value in raw.items():
@@ -147,12 +171,22 @@ def coerce_value(key: str, text: str) -> Any:
 
 
 def config_to_dict(config: TrainConfig, full: bool = False) -> dict[str, Any]:
-    """The config as a YAML-ready mapping: only the keys set or changed, unless `full`."""
-    data = config.model_dump(mode="json")
+    """The config as a YAML-ready mapping (secrets as ***): only the keys set or changed, unless `full`."""
+    data = redact(config.model_dump(mode="json"))
     if full:
         return data
     defaults = TrainConfig().model_dump(mode="json")
     return {k: v for k, v in data.items() if k in config.model_fields_set or v != defaults[k]}
+
+
+def redact(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy with every credential that is set shown as ***."""
+    return {k: REDACTED if k in SECRET_KEYS and v else v for k, v in raw.items()}
+
+
+def secret_env(config: TrainConfig) -> dict[str, str]:
+    """The environment that hands a config's credentials to a child process (its saved config holds ***)."""
+    return {"HF_TOKEN": config.hf_hub_token} if config.hf_hub_token else {}
 
 
 def dump_yaml(data: dict[str, Any]) -> str:

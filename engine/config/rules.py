@@ -25,6 +25,8 @@ def rule(fn: Rule) -> Rule:
 
 def check_config(config: TrainConfig, purpose: Purpose = "any") -> list[Problem]:
     """Every broken rule of this config, for a job of the given purpose."""
+    if purpose == "train" and (other := _not_a_training_config(config)) is not None:
+        return [other]
     problems = [p for fn in RULES if (p := fn(config)) is not None]
     if purpose == "train":
         problems += check_paths(config)
@@ -50,6 +52,19 @@ def _required(c: TrainConfig, purpose: Purpose) -> list[Problem]:
     if purpose == "export":
         need["export_dir"] = "set the folder the merged model is written to"
     return _missing(c, need)
+
+
+def _not_a_training_config(c: TrainConfig) -> Problem | None:
+    """A merge/export or an inference file given to `train` (no do_* key, no data set): what to run instead."""
+    if c.do_train or c.do_eval or c.do_predict or c.dataset or c.eval_dataset:
+        return None
+    if c.export_dir:
+        return Problem((), "this is a merge/export config (export_dir, no do_train), not a training config",
+                       "run `lmf-tui export` with it")
+    if c.model_name_or_path and not c.output_dir:
+        return Problem((), "this is an inference config (a model, no data set, no output_dir), not a training "
+                           "config", "run `lmf-tui chat` with it")
+    return None
 
 
 def _missing(c: TrainConfig, need: dict[str, str]) -> list[Problem]:

@@ -37,7 +37,8 @@ class TrainConfig(BaseModel):
     gguf_file: str | None = field(None, "Model", "GGUF file name inside model_name_or_path.")
     model_revision: str = field("main", "Model", "Branch, tag or commit of the hub model.")
     cache_dir: str | None = field(None, "Model", "Where hub downloads are cached.")
-    hf_hub_token: str | None = field(None, "Model", "Token for gated hub models.")
+    hf_hub_token: str | None = field(
+        None, "Model", "Token for gated hub models; empty = $HF_TOKEN or `hf auth login`. Never saved (***).")
     trust_remote_code: bool = field(False, "Model", "Run the model repository's own Python code.")
     template: str | None = field(
         None, "Model", "Chat template: the tokenizer's own when empty, or a name (chatml, qwen3, llama3…).")

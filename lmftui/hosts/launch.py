@@ -24,5 +24,7 @@ def secret_env() -> dict[str, str]:
 def start_remote(config: "TrainConfig", host_name: str) -> Path:
     """Ship the inputs, start the run detached on the host; the local record folder (its name is the run id)."""
     host = SshHost(get_host(host_name))
-    path = host.start_run(config, env=secret_env())
+    from engine.config import secret_env as config_secrets  # hf_hub_token travels as HF_TOKEN, never in the file
+
+    path = host.start_run(config, env={**secret_env(), **config_secrets(config)})
     return write_record(RemoteRun(hosts=[host_name], path=path, local_paths=host.last_plan.local_paths))

@@ -13,7 +13,8 @@ from textual.events import Resize
 from textual.widgets import Checkbox, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from engine.config import ConfigError, TrainConfig, config_to_dict, dump_yaml, parse_config, read_yaml, save_config
+from engine.config import (ConfigError, TrainConfig, config_to_dict, dump_yaml, parse_config, read_yaml, redact,
+                           save_config)
 
 from ..widgets.config_form import ConfigForm, FieldRow
 from .base import AreaScreen
@@ -110,7 +111,7 @@ class ConfigEditorScreen(AreaScreen):
             self._mark_groups()
             status.update(f"✗ {exc}")
             status.set_class(True, "-invalid")
-            self.query_one("#yaml-text", Static).update(dump_yaml(raw))
+            self.query_one("#yaml-text", Static).update(dump_yaml(redact(raw)))
             return False
         self.problems = []
         self.query_one(ConfigForm).show_problems([])

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, ContentSwitcher, Input, Label, Select, Static
 
 from engine.config import Problem, TrainConfig, coerce_value, field_groups
+from engine.config.io import SECRET_KEYS
 from engine.config.relevance import unused_fields
 
 
@@ -70,7 +71,7 @@ class FieldRow(Vertical):
             return Select([(value_text(v), v) for v in values], value=Select.NULL if value is None else value,
                           allow_blank=nullable, id=wid, compact=True, classes="field-editor", prompt="(unset)")
         return Input(value_text(value), placeholder=value_text(self.default) or "(unset)", id=wid, compact=True,
-                     classes="field-editor")
+                     classes="field-editor", password=self.field_name in SECRET_KEYS)
 
     @property
     def editor(self) -> Widget:

@@ -89,3 +89,16 @@ async def test_yaml_view_toggles_at_80_columns(home: Path) -> None:
         await pilot.press("ctrl+y")
         await pilot.pause()
         assert view.display
+
+
+@pytest.mark.parametrize("extra", [{}, {"quantization_bit": 4, "finetuning_type": "full"}])  # valid and invalid
+async def test_yaml_view_redacts_the_hub_token(home: Path, extra) -> None:
+    app = make_app(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.set_draft({"model_name_or_path": "tiny-model", "do_train": True, "dataset": "tiny_alpaca",
+                       "hf_hub_token": "hf_SECRET_value", **extra}, source="custom")
+        app.switch_mode("config")
+        await pilot.pause()
+        text = str(app.screen.query_one("#yaml-text").render())
+        assert "hf_hub_token: '***'" in text and "hf_SECRET_value" not in text
+        assert app.screen.query_one(ConfigForm).rows()["hf_hub_token"].editor.password

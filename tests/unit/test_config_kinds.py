@@ -1,0 +1,37 @@
+"""Files that are not training configs, given to `train`, are named in one line with what to run instead."""
+
+import pytest
+
+from lmftui.cli import main
+
+ACCELERATE = "compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\nmixed_precision: bf16\nnum_processes: 2\n"
+V1 = "model: Qwen/Qwen3-0.6B\nmodel_class: llm\ntrain_dataset: data/v1_sft_demo.yaml\noutput_dir: o\nmicro_batch_size: 2\n"
+INFERENCE = "model_name_or_path: some/model\nadapter_name_or_path: saves/lora\ntemplate: chatml\ninfer_backend: huggingface\n"
+MERGE = "model_name_or_path: some/model\nadapter_name_or_path: saves/lora\nexport_dir: merged\nexport_size: 5\n"
+NOTHING = "model_name_or_path: some/model\ndataset: identity\noutput_dir: o\n"
+
+
+@pytest.mark.parametrize("text, words", [
+    (ACCELERATE, "this is an accelerate config file (compute_environment, distributed_type)"),
+    (V1, "this is a LLaMA-Factory v1 config (model:, model_class:)"),
+    (INFERENCE, "this is an inference config (a model, no data set, no output_dir), not a training config — "
+                "run `lmf-tui chat` with it"),
+    (MERGE, "this is a merge/export config (export_dir, no do_train), not a training config — run `lmf-tui export`"),
+    (NOTHING, "do_train: the config does nothing"),
+])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_other_files_are_refused_in_one_line(tmp_path, capsys, text, words, dry_run):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert main(["train", str(path), *dry_run]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err, err
+
+
+def test_inference_and_merge_files_still_work_where_they_belong(tmp_path):
+    from engine.config import load_config
+
+    for text, purpose in ((INFERENCE, "chat"), (MERGE, "export")):
+        path = tmp_path / f"{purpose}.yaml"
+        path.write_text(text)
+        assert load_config(path, purpose=purpose).model_name_or_path == "some/model"
