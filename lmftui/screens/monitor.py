@@ -190,6 +190,10 @@ class MonitorScreen(AreaScreen):
         model = h.start.get("model", "")
         stage = h.start.get("stage", "")
         link = f"\n[bold red]link down:[/] {self.link_error}" if self.link_error else ""
+        if self.host_label and status in ("done", "failed", "stopped") and not link:
+            since = time.strftime("%H:%M", time.localtime((h.done or h.error or {}).get("time") or time.time()))
+            link = (f"\n[yellow]{self.host_label.strip()[3:]} is idle since {since}[/] — "
+                    "start the next run there or stop the machine (rented GPUs bill by the hour)")
         self.query_one("#run-title", Static).update(
             f"[b]{self.run_dir.name}[/b]{self.host_label}  [{STATUS_STYLE.get(status, '')}]{status}[/]  "
             f"{stage} {model}".rstrip() + link)

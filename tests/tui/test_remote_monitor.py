@@ -90,3 +90,15 @@ async def test_home_without_hosts_has_no_picker(home) -> None:
         assert not app.screen.query("#hosts")
         await pilot.press("t")
         assert app.target_host == "local"
+
+
+async def test_finished_remote_run_warns_that_the_host_is_idle(home, remote_host) -> None:
+    from .conftest import write_journal
+
+    remote_dir = write_journal(home / "remote" / "runs" / "r3", steps=4)
+    folder = write_record(RemoteRun(hosts=["loop"], path=str(remote_dir)))
+    app = make_app(home, attach=folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.history.done, timeout=60)
+        title = app.screen.query_one("#run-title")
+        await wait_for(pilot, lambda: "loop is idle since" in str(title.render()))
