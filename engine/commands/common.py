@@ -16,9 +16,13 @@ def fail(message: str, code: int = 2) -> int:
 
 
 def print_plan(config: TrainConfig) -> int:
-    """Validate a training config and print what would run, loading no weights."""
+    """Validate a training config, resolve its auto values for this machine and print what would run,
+    loading no weights."""
     if problems := check_config(config, "train"):
         raise ConfigError(problems)
+    from engine.config.resolve import Hardware, precision_name, resolve
+
+    config = resolve(config, Hardware.detect())
     from engine.data.dataset_info import resolve_datasets
     from engine.models.source import resolve_model_source
 
@@ -26,7 +30,6 @@ def print_plan(config: TrainConfig) -> int:
     datasets = resolve_datasets(config)
     eval_sets = resolve_datasets(config, "eval_dataset") if config.eval_dataset else []
     shape = _model_summary(config)
-    packing = config.packing if config.packing is not None else config.stage == "pt"
     lines = [
         f"stage           {config.stage} ({config.finetuning_type})",
         f"model           {config.model_name_or_path}" + (f"  [gguf: {source.gguf_file}]" if source.is_gguf else ""),
@@ -35,9 +38,12 @@ def print_plan(config: TrainConfig) -> int:
                                        for d in datasets),
         f"eval            {', '.join(d.name for d in eval_sets) or (f'val_size={config.val_size}' if config.val_size else 'none')}",
         f"batch           {config.per_device_train_batch_size} x {config.gradient_accumulation_steps} accumulation, "
-        f"cutoff_len {config.cutoff_len}, packing {'neat' if config.neat_packing else packing}",
+        f"cutoff_len {config.cutoff_len}, packing {'neat' if config.neat_packing else config.packing}",
         f"schedule        lr {config.learning_rate:g} {config.lr_scheduler_type}, "
         + (f"max_steps {config.max_steps}" if config.max_steps > 0 else f"{config.num_train_epochs:g} epochs"),
+        f"resolved        flash_attn {config.flash_attn}, padding_free {config.padding_free}, precision "
+        f"{precision_name(config)}, gradient checkpointing {not config.disable_gradient_checkpointing}"
+        + (f", lora_alpha {config.lora_alpha}" if config.finetuning_type == "lora" else ""),
         f"output_dir      {Path(config.output_dir).resolve()}",
     ]
     if not config.do_train:  # nothing trains: what is evaluated and how answers are generated instead

@@ -3,6 +3,7 @@
 from .errors import ConfigError, Problem
 from .io import (atomic_write_text, coerce_value, config_to_dict, dump_yaml, load_config, parse_config,
                  parse_overrides, read_yaml, redact, save_config, secret_env)
+from . import resolve
 from .rules import check_config
 from .schema import GROUPS, TrainConfig, field_groups
 

@@ -88,8 +88,6 @@ def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
         raise ConfigError([_problem_from_pydantic(err) for err in exc.errors()]) from None
     if rule_problems := check_config(config, purpose):
         raise ConfigError(rule_problems)
-    if config.neat_packing and config.packing is None:
-        config.packing = True
     return config
 
 

@@ -7,12 +7,11 @@ from typing import Any
 
 import torch
 
+from engine.config import resolve
 from engine.config.schema import TrainConfig
 
 from . import IGNORE_INDEX
 
-ATTENTION_OF_FLASH_ATTN = {"disabled": "eager", "sdpa": "sdpa", "auto": "sdpa", "fa2": "flash_attention_2",
-                           "fa3": "flash_attention_3"}
 
 
 class Collator:
@@ -54,19 +53,10 @@ def make_collator(config: TrainConfig, tokenizer: Any, attn_implementation: str 
                   pad_to_multiple_of: int | None = None) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
     """The collator for this config; pass the model's `config._attn_implementation` when known."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    attn = attn_implementation or ATTENTION_OF_FLASH_ATTN[config.flash_attn]
+    attn = attn_implementation or resolve.attn_implementation(config)
     return Collator(pad if pad is not None else 0, bool(config.neat_packing), attn, pad_to_multiple_of,
-                    padding_free=use_padding_free(config, attn))
+                    padding_free=resolve.padding_free(config, attn, torch.cuda.is_available()))
 
-
-def use_padding_free(config: TrainConfig, attn_implementation: str) -> bool:
-    """padding_free, or when unset: on with flash attention (varlen) and on the CPU, off for GPU sdpa/eager,
-    whose block masks grow with the square of the whole batch's tokens."""
-    if config.padding_free is not None:
-        return config.padding_free
-    if config.stage not in ("pt", "sft") or config.packing:
-        return False
-    return attn_implementation.startswith("flash_attention") or not torch.cuda.is_available() or config.use_cpu
 
 
 def flatten(features: list[dict[str, Any]]) -> dict[str, Any]:

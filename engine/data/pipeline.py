@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.config import resolve
 from engine.config.errors import ConfigError, Problem
 from engine.config.io import atomic_write_text
 from engine.config.schema import TrainConfig
@@ -49,7 +50,7 @@ def build_datasets(config: TrainConfig, tokenizer: Any) -> DataBundle:
         return cached
     train, eval_examples, report = encode_splits(
         config, lambda rows, report: tokenize_rows(rows, config, tokenizer, template, report))
-    if _packing(config):
+    if resolve.packing(config):
         train = pack(train, config)
         report.packed_rows = len(train)
         eval_examples = pack(eval_examples, config) if eval_examples else eval_examples
@@ -134,7 +135,7 @@ def encode_row(row: dict, config: TrainConfig, tokenizer: Any, template: Templat
     """One aligned row as input_ids/attention_mask/labels, and whether it was cut to cutoff_len."""
     if config.stage == "pt":
         example = encode_text(row["text"], tokenizer)
-        return (example, False) if _packing(config) else cut_text(example, config.cutoff_len)
+        return (example, False) if resolve.packing(config) else cut_text(example, config.cutoff_len)
     return encode_supervised(row, template, tokenizer, config.cutoff_len, config.train_on_prompt,
                              config.mask_history)
 
@@ -154,10 +155,6 @@ def pack(examples: list[dict], config: TrainConfig) -> list[dict]:
     """Pretraining text is concatenated and chunked; chat examples are packed whole."""
     return pack_texts(examples, config.cutoff_len) if config.stage == "pt" else \
         pack_examples(examples, config.cutoff_len)
-
-
-def _packing(config: TrainConfig) -> bool:
-    return bool(config.neat_packing or (config.packing if config.packing is not None else config.stage == "pt"))
 
 
 def _warn_tokens(template: Template, tokenizer: Any, report: DataReport) -> None:
@@ -182,7 +179,7 @@ def _streaming_bundle(config: TrainConfig, tokenizer: Any, template: Template) -
         raise ConfigError(Problem(("val_size", "streaming"), "a streamed data set has no known size",
                                   "give val_size as a row count (e.g. 500)"))
     report = DataReport(cutoff_len=config.cutoff_len)
-    if _packing(config):
+    if resolve.packing(config):
         report.notes.append("streaming: rows are not packed")
     attrs = resolve_datasets(config)
     held = int(config.val_size)

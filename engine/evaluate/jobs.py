@@ -109,7 +109,7 @@ def eval_trainer(config: TrainConfig, model: Any, tokenizer: Any, template: Temp
     from ..data.collator import make_collator
     from ..data.pipeline import tokenize_rows
     from ..data.report import DataReport
-    from ..models.loader import attn_implementation
+    from ..config.resolve import attn_implementation
     from ..train.trainer import LmfTrainer, counting_collator, training_arguments
     from .metrics import argmax_logits, compute_accuracy
 

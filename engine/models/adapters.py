@@ -9,7 +9,7 @@ import torch
 from peft import LoraConfig, OFTConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 from transformers import PreTrainedModel
 
-from ..config import ConfigError, TrainConfig
+from ..config import ConfigError, TrainConfig, resolve
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _lora_config(config: TrainConfig, model: PreTrainedModel) -> LoraConfig:
         "pissa" if config.pissa_init else True)
     targets = _llama_pro_targets(model, config) if config.use_llama_pro else _targets(config.lora_target)
     return LoraConfig(
-        task_type="CAUSAL_LM", r=config.lora_rank, lora_alpha=config.lora_alpha or 2 * config.lora_rank,
+        task_type="CAUSAL_LM", r=config.lora_rank, lora_alpha=resolve.lora_alpha(config),
         lora_dropout=config.lora_dropout, target_modules=targets,
         modules_to_save=_names(config.additional_target) or None, use_dora=config.use_dora,
         use_rslora=config.use_rslora, init_lora_weights=init,

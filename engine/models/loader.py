@@ -14,6 +14,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..config import ConfigError, TrainConfig
+from ..config.resolve import attn_implementation
 from ..rundir import cache_home
 from .source import ModelSource, resolve_model_source
 
@@ -29,23 +30,6 @@ def compute_dtype(config: TrainConfig) -> torch.dtype:
     if config.infer_dtype != "auto":
         return getattr(torch, config.infer_dtype)
     return torch.float32
-
-
-def attn_implementation(config: TrainConfig) -> str:
-    """The transformers attention kernel for `flash_attn` (auto: fa2 when installed on CUDA, else sdpa)."""
-    choice = config.flash_attn
-    if choice == "disabled":
-        return "eager"
-    if choice in ("fa2", "fa3"):
-        package = "flash_attn" if choice == "fa2" else "flash_attn_interface"
-        if not torch.cuda.is_available() or importlib.util.find_spec(package) is None:
-            raise ConfigError(f"flash_attn: {choice} needs a CUDA GPU and the '{package}' package — "
-                              "install it, or set flash_attn: sdpa")
-        return "flash_attention_2" if choice == "fa2" else "flash_attention_3"
-    if choice == "auto" and torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
-        if not config.neat_packing:
-            return "flash_attention_2"
-    return "sdpa"
 
 
 def materialize_gguf(source: ModelSource) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..config import ConfigError, TrainConfig
+from ..config import ConfigError, TrainConfig, resolve
 
 
 def require_unsloth(config: TrainConfig) -> None:
@@ -39,7 +39,7 @@ def unsloth_peft(model, config: TrainConfig):
     if targets in ([], ["all"]):
         targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     return FastLanguageModel.get_peft_model(
-        model, r=config.lora_rank, lora_alpha=config.lora_alpha or 2 * config.lora_rank,
+        model, r=config.lora_rank, lora_alpha=resolve.lora_alpha(config),
         lora_dropout=config.lora_dropout, target_modules=targets, use_rslora=config.use_rslora,
-        use_gradient_checkpointing="unsloth" if not config.disable_gradient_checkpointing else False,
+        use_gradient_checkpointing="unsloth" if resolve.gradient_checkpointing(config, cuda=True) else False,
         random_state=config.seed, max_seq_length=config.cutoff_len)

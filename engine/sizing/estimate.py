@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from engine.config import TrainConfig
+from engine.config import TrainConfig, resolve
 
 from .params import Linear, ParamCount, count_params, layer_params
 from .shape import ModelShape
@@ -145,9 +145,7 @@ def optimizer_bytes(optim: str, state_bytes: int) -> float:
 
 def gradient_checkpointing(config: TrainConfig, device: Device) -> bool:
     """On unless disabled; when unset, on for GPUs and off on the CPU (as the trainer decides)."""
-    if config.disable_gradient_checkpointing is None:
-        return device == "cuda"
-    return not config.disable_gradient_checkpointing
+    return resolve.gradient_checkpointing(config, cuda=device == "cuda")
 
 
 def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute: int, device: Device) -> float:

@@ -17,7 +17,8 @@ from trl import RewardConfig, RewardTrainer
 from ..config import ConfigError, TrainConfig
 from ..data import DataBundle
 from ..models import apply_method
-from ..models.loader import attn_implementation, compute_dtype, model_folder, quantization_config
+from ..config.resolve import attn_implementation
+from ..models.loader import compute_dtype, model_folder, quantization_config
 from .common import COUNT_TOKENS, trl_args
 from .common import load_data as load_pairs
 

@@ -7,9 +7,9 @@ from typing import Any
 from transformers import Trainer, TrainingArguments
 
 from ..config import TrainConfig
+from ..config.resolve import attn_implementation
 from ..data import DataBundle, build_datasets, make_collator
 from ..models import apply_method, load_model
-from ..models.loader import attn_implementation
 from ..train.losses import dft_loss
 from ..train.trainer import LmfTrainer, counting_collator
 

@@ -18,12 +18,12 @@ from typing import Any, Callable
 import torch
 
 from ..config import ConfigError, TrainConfig, check_config, save_config
+from ..config.resolve import Hardware, resolve, resolved_values
 from ..events import EVENTS_FILE, EventWriter
 from ..distributed.strategy import strategy_of
 from ..errors import explain
 from ..rundir import (CONFIG_FILE, RunLock, RunLocked, discard_partial_checkpoints, journal_status, last_checkpoint,
                       register_run)
-from ..models.precision import resolve_precision
 from .distributed import NullEvents, StopCallback, from_rank0, is_main_process, rank, resume_note, world_size
 from .journal import JournalCallback
 from .signals import GracefulStop
@@ -41,12 +41,12 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
     if problems := check_config(config, "train"):
         raise ConfigError(problems)
     run_dir = Path(config.output_dir).resolve()
-    config = resolve_precision(config.model_copy(update={"output_dir": str(run_dir)}))
+    config = resolve(config.model_copy(update={"output_dir": str(run_dir)}), Hardware.detect())
     main = is_main_process()
     echo = echo if main else None
     stop = GracefulStop()
     with stop:  # from the start: a stop while loading is honoured at the first step, on every rank
-        args = training_arguments(config, _gradient_checkpointing(config))
+        args = training_arguments(config, not config.disable_gradient_checkpointing)
         args.device  # sets up the devices: under torchrun this joins the process group (ddp_timeout applies)
         lock = RunLock(run_dir) if main else None
         kind, value = from_rank0(_claim_run_dir(config, run_dir, lock) if main else None)
@@ -135,7 +135,8 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
 def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter | NullEvents,
            echo: Echo | None, args: Any, stop: GracefulStop) -> dict[str, Any]:
     from ..models import count_parameters, load_tokenizer
-    from ..models.loader import attn_implementation, compute_dtype
+    from ..config.resolve import attn_implementation
+    from ..models.loader import compute_dtype
     from ..stages import stage_module
     from transformers import PrinterCallback, set_seed
 
@@ -170,7 +171,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         say(f"warning: {warning}")
     say("Loading model …")
     set_seed(config.seed)  # adapter initialisation is part of what the seed fixes
-    gradient_checkpointing = _gradient_checkpointing(config)
+    gradient_checkpointing = not config.disable_gradient_checkpointing
     trainer = stage.build_trainer(config, tokenizer, data, args)
     optimizer_note = install_optimizer(trainer, config, resume)
     trainable, total = count_parameters(trainer.model)
@@ -185,7 +186,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         "device": "cuda" if torch.cuda.is_available() and not config.use_cpu else "cpu",
         "batch_size": config.per_device_train_batch_size,
         "gradient_accumulation_steps": config.gradient_accumulation_steps,
-        "packing": bool(config.packing if config.packing is not None else config.stage == "pt"),
+        "packing": config.packing,
         "neat_packing": config.neat_packing, "cutoff_len": config.cutoff_len, "data": data.report.to_dict(),
         "resume_from": resume, "optimizer": _optimizer_name(config), "world_size": world_size(),
         "strategy": strategy_of(config).name,
@@ -193,7 +194,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     }
     events.emit("start", stage=config.stage, model=config.model_name_or_path, output_dir=str(run_dir),
                 num_examples=_len(data.train), max_steps=_planned_steps(config, data.train), plan=plan,
-                estimate_gb=_estimate_gb(config), pid=os.getpid())
+                estimate_gb=_estimate_gb(config), resolved=resolved_values(config), pid=os.getpid())
     if optimizer_note:
         events.emit("warning", message=optimizer_note)
         say(f"warning: {optimizer_note}")
@@ -223,13 +224,6 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
                        metrics=metrics)
     say(f"{'Stopped' if stop.requested else 'Done'} at step {trainer.state.global_step}: {run_dir}")
     return done
-
-
-def _gradient_checkpointing(config: TrainConfig) -> bool:
-    """On unless disabled; left off on the CPU, where memory is rarely the limit and speed is."""
-    if config.disable_gradient_checkpointing is not None:
-        return not config.disable_gradient_checkpointing
-    return torch.cuda.is_available() and not config.use_cpu
 
 
 def _optimizer_name(config: TrainConfig) -> str:

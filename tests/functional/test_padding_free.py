@@ -40,11 +40,12 @@ def test_padding_free_equals_padded(tiny_model_dir, attn):
 
 
 def test_padding_free_is_on_by_default_on_the_cpu_for_sft_only():
-    from engine.data.collator import use_padding_free
+    from engine.config.resolve import padding_free
 
-    assert use_padding_free(parse_config({"stage": "sft"}), "sdpa") is True
-    assert use_padding_free(parse_config({"stage": "sft", "padding_free": False}), "sdpa") is False
-    assert use_padding_free(parse_config({"stage": "sft", "packing": True}), "sdpa") is False
+    assert padding_free(parse_config({"stage": "sft"}), "sdpa", cuda=False) is True
+    assert padding_free(parse_config({"stage": "sft", "padding_free": False}), "sdpa", cuda=False) is False
+    assert padding_free(parse_config({"stage": "sft", "packing": True}), "sdpa", cuda=False) is False
+    assert padding_free(parse_config({"stage": "dpo"}), "sdpa", cuda=False) is False
 
 
 class _Tok:

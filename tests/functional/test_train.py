@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, parse_config
+from engine.config import ConfigError, load_config, parse_config
+from engine.config.resolve import resolved_values
 from engine.events import read_events
 from engine.train import run_training
 
@@ -41,6 +42,9 @@ def test_lora_sft_loss_falls_and_journal_is_complete(tiny_model_dir, tiny_data_d
         assert key in step, key
     assert (out / "adapter_model.safetensors").exists() and (out / "adapter_config.json").exists()
     assert (out / "run_config.yaml").exists() and (out / "tokenizer_config.json").exists()
+    saved = load_config(out / "run_config.yaml")  # what actually ran: every auto value decided
+    assert start["resolved"] == resolved_values(saved) and start["resolved"]["flash_attn"] == "sdpa"
+    assert start["resolved"]["padding_free"] is True and start["resolved"]["lora_alpha"] == 16
     lf_log = [json.loads(line) for line in (out / "trainer_log.jsonl").read_text().splitlines()]
     assert {"current_steps", "total_steps", "loss", "lr", "epoch", "percentage"} <= set(lf_log[0])
     assert done["metrics"]["num_real_tokens"] > 0

@@ -164,7 +164,9 @@ def test_rule_fails_with_one_line_naming_fields_and_fix(rule_name):
 
 
 def test_neat_packing_turns_packing_on():
-    assert parse_config({"neat_packing": True}).packing is True
+    from engine.config.resolve import packing
+
+    assert packing(parse_config({"neat_packing": True})) is True
 
 
 def test_train_purpose_requires_model_data_output():

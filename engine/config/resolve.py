@@ -1,0 +1,128 @@
+"""The one place where "auto" becomes a value: `resolve(config, hardware)` before a run starts.
+
+Every key whose empty/auto value means "the engine decides" is decided here, by the rules below, for the
+machine the run is on: the attention kernel (`flash_attn`), `packing`, `padding_free`, precision (`bf16` /
+`fp16`), gradient checkpointing (`disable_gradient_checkpointing`) and `lora_alpha`. The resolved config is
+what `run_config.yaml` and the journal's `start` event record and what `--dry-run` prints. Code that is
+handed a config that did not go through `resolve` (chat, export, a data preview) asks the same rules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+from .schema import TrainConfig
+
+ATTENTION = {"disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2", "fa3": "flash_attention_3"}
+FLASH_PACKAGES = {"fa2": "flash_attn", "fa3": "flash_attn_interface"}
+RESOLVED_KEYS = ("flash_attn", "packing", "padding_free", "bf16", "fp16", "disable_gradient_checkpointing",
+                 "lora_alpha")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What the rules need to know of the machine a run is on."""
+
+    cuda: bool = False  # a CUDA GPU that torch can use
+    bf16: bool = False  # that GPU computes in bfloat16 (compute capability 8.0+)
+    flash_attn: frozenset[str] = frozenset()  # the installed flash-attention packages
+
+    @classmethod
+    def detect(cls) -> "Hardware":
+        """This process's view: torch's CUDA (imports torch) and the installed flash-attention packages."""
+        import torch
+
+        cuda = torch.cuda.is_available()
+        return cls(cuda=cuda, bf16=cuda and bool(torch.cuda.is_bf16_supported()),
+                   flash_attn=frozenset(p for p in FLASH_PACKAGES.values() if importlib.util.find_spec(p)))
+
+
+def resolve(config: TrainConfig, hardware: Hardware) -> TrainConfig:
+    """The config with every auto/empty decision made for this hardware. A kernel that cannot run here
+    (fa2/fa3 without CUDA or the package) is refused when the model loads, inside the journaled run."""
+    kernel = attention_kernel(config, hardware)
+    update: dict[str, Any] = {
+        "flash_attn": kernel, "packing": packing(config),
+        "padding_free": padding_free(config, ATTENTION[kernel], hardware.cuda),
+        "disable_gradient_checkpointing": not gradient_checkpointing(config, hardware.cuda),
+        "lora_alpha": lora_alpha(config), **precision(config, hardware)}
+    return config.model_copy(update=update)
+
+
+def resolved_values(config: TrainConfig) -> dict[str, Any]:
+    """The values `resolve` decides, as the journal's `start` event records them."""
+    return {key: getattr(config, key) for key in RESOLVED_KEYS}
+
+
+def attention_kernel(config: TrainConfig, hardware: Hardware) -> str:
+    """flash_attn as a concrete choice: auto is fa2 on a CUDA GPU with flash_attn installed (not with
+    neat_packing, whose block-diagonal mask needs sdpa/eager), else sdpa."""
+    if config.flash_attn != "auto":
+        return config.flash_attn
+    on_gpu = hardware.cuda and not config.use_cpu
+    return "fa2" if on_gpu and "flash_attn" in hardware.flash_attn and not config.neat_packing else "sdpa"
+
+
+def attn_implementation(config: TrainConfig, hardware: Hardware | None = None) -> str:
+    """transformers' `attn_implementation` for the config's kernel (detecting the hardware only when needed);
+    ConfigError when fa2/fa3 cannot run here."""
+    if config.flash_attn in ("disabled", "sdpa"):
+        return ATTENTION[config.flash_attn]
+    hardware = hardware or Hardware.detect()
+    choice = attention_kernel(config, hardware)
+    if choice in FLASH_PACKAGES and (not hardware.cuda or FLASH_PACKAGES[choice] not in hardware.flash_attn):
+        raise ConfigError(f"flash_attn: {choice} needs a CUDA GPU and the '{FLASH_PACKAGES[choice]}' package — "
+                          "install it, or set flash_attn: sdpa")
+    return ATTENTION[choice]
+
+
+def packing(config: TrainConfig) -> bool:
+    """packing, or when empty: on for pt, off otherwise; neat_packing is packing."""
+    if config.neat_packing:
+        return True
+    return config.packing if config.packing is not None else config.stage == "pt"
+
+
+def padding_free(config: TrainConfig, attn_implementation: str, cuda: bool) -> bool:
+    """padding_free, or when empty: on with flash attention (varlen kernels) and on the CPU, where padding is
+    pure waste; off for GPU sdpa/eager (block masks grow with the square of the batch's tokens), with
+    `packing: true` and for the preference stages. Decided on the config as written (pt's implied packing
+    does not turn it off: its packed rows then keep attention inside each example)."""
+    if config.padding_free is not None:
+        return config.padding_free
+    if config.stage not in ("pt", "sft") or config.packing:
+        return False
+    return attn_implementation.startswith("flash_attention") or not cuda or config.use_cpu
+
+
+def gradient_checkpointing(config: TrainConfig, cuda: bool) -> bool:
+    """On unless disabled; when empty, on for a GPU and off on the CPU (memory is rarely the limit there)."""
+    if config.disable_gradient_checkpointing is not None:
+        return not config.disable_gradient_checkpointing
+    return cuda and not config.use_cpu
+
+
+def precision(config: TrainConfig, hardware: Hardware) -> dict[str, bool]:
+    """bf16/fp16 when none is set and a GPU trains: bf16 where the GPU has it, else fp16; fp32 on the CPU."""
+    if config.bf16 or config.fp16 or config.pure_bf16 or config.use_cpu or config.infer_dtype != "auto":
+        return {}
+    if not hardware.cuda:  # use_cpu returned above
+        return {}
+    return {"bf16": True} if hardware.bf16 else {"fp16": True}
+
+
+def precision_name(config: TrainConfig) -> str:
+    """The training precision in one word: pure_bf16, bf16, fp16, or the weights' dtype (fp32 when auto)."""
+    if config.pure_bf16:
+        return "pure_bf16"
+    if config.bf16 or config.fp16:
+        return "bf16" if config.bf16 else "fp16"
+    return "fp32" if config.infer_dtype == "auto" else config.infer_dtype
+
+
+def lora_alpha(config: TrainConfig) -> int:
+    """lora_alpha, or when empty: twice the rank."""
+    return config.lora_alpha or 2 * config.lora_rank
