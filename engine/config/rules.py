@@ -284,13 +284,6 @@ def _label_smoothing_below_half(c: TrainConfig) -> Problem | None:
 
 
 @rule
-def _kto_needs_batches(c: TrainConfig) -> Problem | None:
-    if c.stage == "kto" and c.per_device_train_batch_size < 2:
-        return Problem(("stage", "per_device_train_batch_size"), "KTO estimates its KL term from the other rows "
-                       "of a batch", "set per_device_train_batch_size: 2 or more")
-
-
-@rule
 def _ppo_one_rollout_per_step(c: TrainConfig) -> Problem | None:
     if c.stage == "ppo" and c.gradient_accumulation_steps > 1:
         return Problem(("stage", "gradient_accumulation_steps"), "a PPO step is one rollout batch",

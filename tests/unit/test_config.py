@@ -122,7 +122,6 @@ BROKEN = {
     "_lora_reward_model_needs_lora": {"stage": "ppo", "reward_model": "r", "finetuning_type": "full"},
     "_kto_pair_is_a_stage": {"stage": "dpo", "pref_loss": "kto_pair"},
     "_label_smoothing_below_half": {"dpo_label_smoothing": 0.5},
-    "_kto_needs_batches": {"stage": "kto", "per_device_train_batch_size": 1},
     "_ppo_one_rollout_per_step": {"stage": "ppo", "reward_model": "r", "gradient_accumulation_steps": 2},
     "_online_rl_no_eval": {"stage": "ppo", "reward_model": "r", "eval_strategy": "steps", "val_size": 0.1},
     "_grpo_groups_fit_batch": {"stage": "grpo", "reward_funcs": "m:f", "num_generations": 3},
