@@ -241,8 +241,16 @@ class LmfApp(App[None]):
                 if hasattr(screen, "show_hardware"):
                     screen.show_hardware(self.hardware)
         elif event.state == WorkerState.ERROR:
-            from engine.config import ConfigError
+            self.report_error(event.worker.error, f"{event.worker.name or 'task'} failed")
 
-            error = event.worker.error
-            text = str(error) if isinstance(error, (ConfigError, OSError, ValueError)) else repr(error)
-            self.show_error(text, f"{event.worker.name or 'task'} failed")
+    def report_error(self, error: BaseException, title: str) -> None:
+        """Show a failure in a modal, in the same one line the command line prints; a bug's traceback is
+        saved to a file whose path the modal gives, and the app stays usable."""
+        from engine.errors import explain, save_crash
+
+        line = explain(error)
+        if line is None:
+            first = (str(error).splitlines() or [""])[0][:200]
+            line = (f"internal error: {type(error).__name__}: {first} — traceback saved to "
+                    f"{save_crash(error, 'app')}; please report it")
+        self.show_error(line, title)

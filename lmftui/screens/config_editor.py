@@ -175,8 +175,8 @@ class ConfigEditorScreen(AreaScreen):
             return
         try:
             saved = save_config(parse_config(self.raw(), "any"), Path(path).expanduser())
-        except (ConfigError, OSError) as exc:
-            self.app.show_error(str(exc), "Not saved")
+        except Exception as exc:
+            self.app.report_error(exc, "Not saved")
             return
         self.save_path = str(saved)
         self.notify(f"saved {saved}", title="Config")
@@ -192,8 +192,8 @@ class ConfigEditorScreen(AreaScreen):
             target = target / "run_config.yaml"
         try:
             config = parse_config(read_yaml(target), "any")
-        except ConfigError as exc:
-            self.app.show_error(str(exc), "Cannot open")
+        except Exception as exc:
+            self.app.report_error(exc, "Cannot open")
             return
         raw = config_to_dict(config)
         if target.name == "run_config.yaml":
