@@ -50,7 +50,7 @@ def _failed(args: argparse.Namespace, message: str, code: int) -> int:
     if args.jsonl:
         from engine.evaluate.compare import print_lines
 
-        print_lines({"event": "error", "message": message})
+        print_lines({"type": "error", "message": message})
     return fail(message, code)
 
 
@@ -63,7 +63,7 @@ class _Printer:
         self.metrics: dict[str, dict[str, float]] = {}
 
     def __call__(self, record: dict[str, Any]) -> None:
-        event = record["event"]
+        event = record["type"]
         if event == "rows":
             self.rows = record["rows"]
             print(f"{len(self.rows)} {record['kind']}; base {record['base']}, tuned {record['tuned']}", flush=True)

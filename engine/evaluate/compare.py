@@ -7,7 +7,7 @@ model's means), `done`, or `error`.
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import ConfigError, TrainConfig, parse_config, parse_overrides, read_yaml
 from ..rundir import CONFIG_FILE
+from ..wire import write
 
 Emit = Callable[[dict[str, Any]], None]
 RUN_ONLY_KEYS = ("output_dir", "overwrite_output_dir", "resume_from_checkpoint", "do_train", "do_eval",
@@ -84,19 +85,19 @@ def run_comparison(plan: Comparison, count: int, emit: Emit) -> None:
     rows, kind = pick_rows(config, count)
     samples = make_samples(rows, template, tokenizer, config.cutoff_len)
     shown = [row for row in rows if row.get("response")]
-    emit({"event": "rows", "kind": kind, "base": config.model_name_or_path, "tuned": plan.tuned_label,
+    emit({"type": "rows", "kind": kind, "base": config.model_name_or_path, "tuned": plan.tuned_label,
           "rows": [{"prompt": str(row["prompt"][-1]["content"]), "label": s.label} for row, s in zip(shown, samples)]})
 
     def answer(name: str, model: Any) -> None:
         scores: list[dict[str, float]] = []
 
         def progress(done: int, total: int, seconds: float) -> None:
-            emit({"event": "progress", "model": name, "rows_done": done, "rows_total": total})
+            emit({"type": "progress", "model": name, "rows_done": done, "rows_total": total})
 
         for index, text in enumerate(generate_answers(model, tokenizer, template, config, samples, progress)):
             scores.append(similarity(text, samples[index].label))
-            emit({"event": "answer", "model": name, "index": index, "text": text, "scores": scores[-1]})
-        emit({"event": "metrics", "model": name, "scores": mean_scores(scores)})
+            emit({"type": "answer", "model": name, "index": index, "text": text, "scores": scores[-1]})
+        emit({"type": "metrics", "model": name, "scores": mean_scores(scores)})
 
     if plan.adapter:
         model = load_model(config.model_copy(update={"adapter_name_or_path": plan.adapter}), for_training=False)
@@ -107,9 +108,9 @@ def run_comparison(plan: Comparison, count: int, emit: Emit) -> None:
         answer("base", load_model(config, for_training=False))
         answer("tuned", load_model(config.model_copy(update={"model_name_or_path": plan.tuned_model,
                                                              "gguf_file": None}), for_training=False))
-    emit({"event": "done"})
+    emit({"type": "done"})
 
 
 def print_lines(record: dict[str, Any]) -> None:
-    """One JSON line on stdout, flushed."""
-    print(json.dumps(record, ensure_ascii=False), flush=True)
+    """One `engine.wire` record on stdout, flushed."""
+    write(sys.stdout, **record)

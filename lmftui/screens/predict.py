@@ -6,11 +6,7 @@ torch); a worker reads its JSON lines and posts them here, and this screen owns 
 
 from __future__ import annotations
 
-import json
 import shlex
-import signal
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Input, Static
 
-from engine.process import child_env, engine_command
+from engine.process import ChildProcess
 from engine.rundir import CONFIG_FILE
 
 from .base import AreaScreen
@@ -56,7 +52,7 @@ class PredictScreen(AreaScreen):
     def __init__(self, source: str | None = None):
         super().__init__()
         self.source = source
-        self.proc: subprocess.Popen | None = None
+        self.proc: ChildProcess | None = None
         self.rows: list[dict[str, str]] = []
         self.answers: dict[str, dict[int, str]] = {m: {} for m in MODELS}
         self.row_scores: dict[str, dict[int, dict[str, float]]] = {m: {} for m in MODELS}
@@ -99,11 +95,11 @@ class PredictScreen(AreaScreen):
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.alive
 
     # --- the child process ----------------------------------------------------------------------
     def command(self) -> list[str] | None:
-        """`python -m engine predict SOURCE --rows N --jsonl max_new_tokens=M [do_sample=false] key=value…`."""
+        """The arguments of `python -m engine predict SOURCE --rows N --jsonl max_new_tokens=M [do_sample=false] …`."""
         try:
             words = shlex.split(self.query_one("#predict-source", Input).value)
             rows = int(self.query_one("#predict-rows", Input).value)
@@ -118,42 +114,34 @@ class PredictScreen(AreaScreen):
             self._status("rows and max new tokens must be 1 or more", error=True)
             return None
         sampling = [] if self.query_one("#predict-sample", Checkbox).value else ["do_sample=false"]
-        return engine_command("predict", words[0], "--rows", str(rows), "--jsonl", f"max_new_tokens={max_new}",
-                              *sampling, *words[1:])
+        return ["predict", words[0], "--rows", str(rows), "--jsonl", f"max_new_tokens={max_new}", *sampling,
+                *words[1:]]
 
     def action_run(self) -> None:
         if self.running:
             self.notify("a prediction is running (escape stops it)", severity="warning")
             return
-        argv = self.command()
-        if argv is None:
+        args = self.command()
+        if args is None:
             return
         self._reset()
-        stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
-                                     text=True, encoding="utf-8", env=child_env())
-        proc = self.proc
-        self.work(lambda: self._read_lines(proc, stderr), "read")
+        proc = self.proc = ChildProcess(*args).start()
+        self.work(lambda: self._read_lines(proc), "read")
         self._status("loading the model …")
 
-    def _read_lines(self, proc: subprocess.Popen, stderr) -> None:
-        """Worker: each JSON line becomes a Line message; then the exit code and the last error line."""
-        for line in proc.stdout:  # type: ignore[union-attr]
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                self.post_message(self.Line(record))
+    def _read_lines(self, proc: ChildProcess) -> None:
+        """Worker: each record becomes a Line message; then `exited` with the code and the last error line."""
+        while (record := proc.read()) is not None:
+            self.post_message(self.Line(record))
         code = proc.wait()
-        stderr.seek(0)
-        errors = [ln.strip() for ln in stderr.read().splitlines() if ln.strip().startswith("error:")]
-        stderr.close()
-        self.post_message(self.Line({"exit": code, "stderr": errors[-1] if errors else ""}))
+        error = proc.error_text("")
+        proc.close()
+        self.post_message(self.Line({"type": "exited", "code": code,
+                                     "message": error if error.startswith("error:") else ""}))
 
     def action_cancel(self) -> None:
         if self.running:
-            self.proc.send_signal(signal.SIGINT)  # type: ignore[union-attr]
+            self.proc.cancel()  # type: ignore[union-attr]
             self._status("stopping …")
 
     def on_unmount(self) -> None:
@@ -169,7 +157,7 @@ class PredictScreen(AreaScreen):
     # --- state from the lines -------------------------------------------------------------------
     def on_predict_screen_line(self, message: Line) -> None:
         record = message.record
-        event = record.get("event")
+        event = record["type"]
         if event == "rows":
             self._show_rows(record)
         elif event == "progress":
@@ -190,8 +178,8 @@ class PredictScreen(AreaScreen):
         elif event == "error":
             self.failed = str(record.get("message", "failed"))
             self._status(self.failed, error=True)
-        elif "exit" in record and record["exit"] != 0 and not self.failed:
-            self._status(record.get("stderr") or f"prediction stopped (exit {record['exit']})", error=True)
+        elif event == "exited" and record["code"] != 0 and not self.failed:
+            self._status(record["message"] or f"prediction stopped (exit {record['code']})", error=True)
 
     def _reset(self) -> None:
         self.rows, self.metrics, self.failed = [], {}, ""

@@ -85,9 +85,9 @@ def test_tuned_model_beats_base_and_greedy_batches_match_single_rows(tiny_model_
     lines: list[dict] = []
     run_comparison(comparison(str(adapter), ["eval_dataset=tiny_identity", "max_samples=8", "do_sample=false",
                                              "max_new_tokens=8"]), 8, lines.append)
-    answers = {m: [r["text"] for r in lines if r["event"] == "answer" and r["model"] == m] for m in ("base", "tuned")}
+    answers = {m: [r["text"] for r in lines if r["type"] == "answer" and r["model"] == m] for m in ("base", "tuned")}
     assert answers["base"] == predictions("base") and answers["tuned"] == predictions("tuned")
-    assert [r["event"] for r in lines][0] == "rows" and lines[-1] == {"event": "done"}
+    assert [r["type"] for r in lines][0] == "rows" and lines[-1] == {"type": "done"}
 
     def rouge(name):
         return json.loads((tmp_path / name / "predict_results.json").read_text())["predict_rouge-l"]
@@ -171,7 +171,7 @@ def test_predict_command_refuses_a_folder_without_a_run(tmp_path, capsys):
 
     assert main(["predict", str(tmp_path), "--jsonl"]) == 2
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["event"] == "error" and "not a run folder" in captured.err
+    assert json.loads(captured.out)["type"] == "error" and "not a run folder" in captured.err
 
 
 def test_eval_only_on_a_quantized_base(tiny_model_dir, tiny_data_dir, tmp_path):

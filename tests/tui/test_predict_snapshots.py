@@ -22,15 +22,15 @@ TUNED = ["My name is Lumen.", "The lmf-tui team made me.", "Paris.", "我叫 Lum
 
 
 def lines() -> list[dict]:
-    out: list[dict] = [{"event": "rows", "kind": "evaluation rows", "base": "tiny-model", "tuned": "saves/tiny-sft",
+    out: list[dict] = [{"type": "rows", "kind": "evaluation rows", "base": "tiny-model", "tuned": "saves/tiny-sft",
                         "rows": [{"prompt": p, "label": label} for p, label in ROWS]}]
     for model, answers, scores in (("base", BASE, (12.5, 20.0, 5.0, 18.25)), ("tuned", TUNED, (91.0, 95.5, 90.0, 95.5))):
         for i, text in enumerate(answers):
-            out.append({"event": "answer", "model": model, "index": i, "text": text,
+            out.append({"type": "answer", "model": model, "index": i, "text": text,
                         "scores": dict(zip(("bleu-4", "rouge-1", "rouge-2", "rouge-l"), scores))})
-        out.append({"event": "metrics", "model": model,
+        out.append({"type": "metrics", "model": model,
                     "scores": dict(zip(("bleu-4", "rouge-1", "rouge-2", "rouge-l"), scores))})
-    return out + [{"event": "done"}]
+    return out + [{"type": "done"}]
 
 
 async def fill(pilot) -> None:
