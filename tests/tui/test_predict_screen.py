@@ -89,3 +89,13 @@ async def test_reached_from_the_runs_screen_and_f10(home: Path):
         await pilot.pause()
         assert isinstance(app.screen, PredictScreen)
         assert app.screen.query_one("#predict-source", Input).value == str(run.resolve())
+
+
+def test_nav_bar_lists_predict_where_it_fits():
+    from rich.text import Text
+
+    from lmftui.widgets.nav_bar import NavBar
+
+    narrow, wide = NavBar._text("home", 80), NavBar._text("predict", 120)
+    assert "Predict" not in narrow and len(Text.from_markup(narrow)) == 80
+    assert "[reverse] [b]F10[/b] Predict [/reverse]" in wide and len(Text.from_markup(wide)) <= 120
