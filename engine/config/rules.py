@@ -277,13 +277,6 @@ def _kto_pair_is_a_stage(c: TrainConfig) -> Problem | None:
 
 
 @rule
-def _label_smoothing_below_half(c: TrainConfig) -> Problem | None:
-    if c.dpo_label_smoothing >= 0.5:
-        return Problem(("dpo_label_smoothing",), "must be below 0.5 (at 0.5 the labels carry no preference)",
-                       "use e.g. dpo_label_smoothing: 0.1")
-
-
-@rule
 def _ppo_one_rollout_per_step(c: TrainConfig) -> Problem | None:
     if c.stage == "ppo" and c.gradient_accumulation_steps > 1:
         return Problem(("stage", "gradient_accumulation_steps"), "a PPO step is one rollout batch",

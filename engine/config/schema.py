@@ -131,7 +131,7 @@ class TrainConfig(BaseModel):
     pref_ftx: float = field(0.0, "Preference", "Weight of the SFT loss added to the preference loss.", ge=0)
     pref_loss: Literal["sigmoid", "hinge", "ipo", "kto_pair", "orpo", "simpo"] = field(
         "sigmoid", "Preference", "Preference loss: sigmoid (DPO), hinge, ipo, kto_pair, orpo, simpo.")
-    dpo_label_smoothing: float = field(0.0, "Preference", "Robust DPO label smoothing (0–0.5).", ge=0, le=0.5)
+    dpo_label_smoothing: float = field(0.0, "Preference", "Robust DPO label smoothing, below 0.5 (at 0.5 the labels carry no preference).", ge=0, lt=0.5)
     kto_chosen_weight: float = field(1.0, "Preference", "KTO weight of desirable rows.", gt=0)
     kto_rejected_weight: float = field(1.0, "Preference", "KTO weight of undesirable rows.", gt=0)
     simpo_gamma: float = field(0.5, "Preference", "SimPO target reward margin.")

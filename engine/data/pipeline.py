@@ -175,9 +175,6 @@ def _streaming_bundle(config: TrainConfig, tokenizer: Any, template: Template) -
     """An IterableDataset tokenizing on the fly; the report holds the counts of the last complete pass."""
     import datasets
 
-    if config.val_size and config.val_size < 1:
-        raise ConfigError(Problem(("val_size", "streaming"), "a streamed data set has no known size",
-                                  "give val_size as a row count (e.g. 500)"))
     report = DataReport(cutoff_len=config.cutoff_len)
     if resolve.packing(config):
         report.notes.append("streaming: rows are not packed")

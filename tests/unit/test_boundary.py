@@ -48,3 +48,13 @@ def test_engine_runs_as_its_own_entry_point():
             "except SystemExit:\n    pass\nprint(sorted({n.split('.')[0] for n in sys.modules} & {'lmftui', 'textual'}))")
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert child.stdout.strip().endswith("[]"), child.stderr
+
+
+def test_child_process_reports_use_the_one_wire_format():
+    """Records carry their kind in `type` (engine.wire), never in an `event` key of their own."""
+    found = []
+    for path in sorted([*(ROOT / "engine").rglob("*.py"), *(ROOT / "lmftui").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "event" for k in node.keys):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
