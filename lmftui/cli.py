@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from engine.commands import IntermixedParser, run_command
@@ -20,6 +21,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
         description="Fine-tune LLMs from the terminal. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"lmf-tui {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show library warnings and progress bars on the terminal (else they go to a log file)")
     parser.add_argument("--runs-dir", help="runs folder (default: $LMF_TUI_RUNS or the user data dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IntermixedParser)
     modules = {name: importlib.import_module(path) for name, path in COMMANDS.items()}
@@ -33,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     if args.runs_dir:
-        import os
-
         os.environ["LMF_TUI_RUNS"] = args.runs_dir
+    if args.verbose:
+        os.environ["LMF_TUI_VERBOSE"] = "1"  # seen by this process and the runs it starts
     if args.command is None:
         from .launch import launch_app
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.config import TrainConfig, field_groups, load_config
 from engine.errors import explain
+from engine.rundir import CONSOLE_FILE
 
 from .common import fail, print_plan
 
@@ -24,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detach", action="store_true", help="run in the background; print the run directory")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     p.add_argument("--help-keys", action="store_true", help="list every config key with its help and exit")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="show library warnings and progress bars here (else they go to the run's console.log)")
 
 
 def resolve_config(name: str, overrides: list[str]) -> TrainConfig:
@@ -46,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.config:
         return fail("train: name a config file or a preset — e.g. `lmf-tui train demo`")
+    from engine.quiet import quiet_libraries, skip_unused_libraries
+
     config = None
     try:
         config = resolve_config(args.config, args.overrides)
+        skip_unused_libraries(config.quantization_bit, config.optim)
         if args.dry_run:
             print_plan(config)
             return _print_launch(config, args)
@@ -63,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
             return run_launch(plan, _rank_argv(args), Path(config.output_dir or ".").resolve(),
                               echo=lambda line: print(line, flush=True))
-        from engine.train import run_training
+        console_log = Path(config.output_dir).resolve() / CONSOLE_FILE if config.output_dir else None
+        with quiet_libraries(console_log, verbose=getattr(args, "verbose", False)):
+            from engine.train import run_training
 
-        done = run_training(config, echo=lambda line: print(line, flush=True))
+            done = run_training(config, echo=lambda line: print(line, flush=True))
         return 0 if done["status"] in ("done", "stopped") else 1
     except Exception as exc:
         trace = Path(config.output_dir or ".") / "error.log" if config is not None else None

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,6 +22,7 @@ from ..widgets.sample_view import SampleView
 from .base import AreaScreen
 
 SAMPLE_ROWS = 5
+TABLE_COLUMNS = (" ", "name", "kind", "format", "source")
 PREVIEW_TIMEOUT_S = 600
 
 
@@ -102,7 +104,6 @@ class DataScreen(AreaScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#datasets", DataTable)
-        table.add_columns(" ", "name", "kind", "format", "source")
         table.border_title = "Data sets (space: use)"
         self.query_one("#samples-box").border_title = "Samples"
         self.on_screen_resume()
@@ -147,11 +148,15 @@ class DataScreen(AreaScreen):
         table = self.query_one("#datasets", DataTable)
         stage = self.app.draft.get("stage") or "sft"
         chosen = self._chosen()
-        table.clear()
         fitting = {n: a for n, a in self.entries.items() if a.fits_stage(stage) or not a.usable}
-        for name, attr in fitting.items():
-            table.add_row("✓" if name in chosen else "", name, attr.kind, attr.formatting, source_label(attr),
-                          key=name)
+        rows = [("✓" if name in chosen else "", name, attr.kind, attr.formatting, source_label(attr))
+                for name, attr in fitting.items()]
+        # Widths from the rows themselves: auto-sized columns resize one refresh late and show cut names.
+        table.clear(columns=True)
+        for index, label in enumerate(TABLE_COLUMNS):
+            table.add_column(label, width=max([cell_len(label), *(cell_len(row[index]) for row in rows)]))
+        for row in rows:
+            table.add_row(*row, key=row[1])
         hidden = len(self.entries) - len(fitting)
         unusable = sum(not a.usable for a in fitting.values())
         error = self.query_one("#data-error", Static)

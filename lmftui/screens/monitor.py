@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Log, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from engine.quiet import is_library_line
 from engine.summary import run_status
 
 from ..hosts.base import JournalReader
@@ -173,7 +174,7 @@ class MonitorScreen(AreaScreen):
                 self._inbox[0] = (run_dir, rest, lines, running)
                 break
             self._inbox.popleft()
-            if lines:
+            if lines := [line for line in lines if not is_library_line(line)]:  # library noise stays in the file
                 log.write_lines(lines)
             self.running = running
             self._dirty = True

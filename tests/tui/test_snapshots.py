@@ -5,12 +5,13 @@ Update after a deliberate change of the look: `pytest tests/tui/test_snapshots.p
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 from textual.worker import WorkerState
 
 from .conftest import make_app, tiny_dataset_dir, wait_for
@@ -38,6 +39,8 @@ def fixed_journal(run_dir: Path, steps: int, end: str = "done") -> None:
 
 @pytest.fixture
 def snap_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    lock = open(f"{FIXED_ROOT}.lock", "a")  # one test process at a time owns the fixed folder
+    fcntl.flock(lock, fcntl.LOCK_EX)
     shutil.rmtree(FIXED_ROOT, ignore_errors=True)
     (FIXED_ROOT / "runs").mkdir(parents=True)
     monkeypatch.setenv("LMF_TUI_RUNS", str(FIXED_ROOT / "runs"))
@@ -47,6 +50,20 @@ def snap_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     tiny_dataset_dir(FIXED_ROOT)
     yield home
     shutil.rmtree(FIXED_ROOT, ignore_errors=True)
+    lock.close()
+
+
+async def settle(pilot) -> None:
+    """Until no worker but the journal tail is pending or running, and the screen has handled its messages."""
+    app = pilot.app
+    while True:
+        await pilot.pause()
+        busy = [w for w in app.workers if w.group != "monitor.tail"
+                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not busy:  # an empty list would mean "all", the never-ending journal tail included
+            break
+        await app.workers.wait_for_complete(busy)
+    await pilot.pause()
 
 
 def area(name: str, draft: dict | None = None):
@@ -55,17 +72,17 @@ def area(name: str, draft: dict | None = None):
         if draft is not None:
             app.set_draft(draft, source="tiny")
         app.switch_mode(name)
-        await pilot.pause()
-        busy = [w for w in app.workers if w.group != "monitor.tail"
-                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
-        if busy:  # an empty list would mean "all", the never-ending journal tail included
-            await app.workers.wait_for_complete(busy)
-        if name == "monitor":
+        await settle(pilot)
+        if name == "monitor":  # the whole journal is read; draw now rather than wait for the redraw timer
             await wait_for(pilot, lambda: app.screen.history.done is not None)
-        await pilot.pause(0.3)  # the monitor's redraw timer
+            app.screen._redraw()
+        if name == "data":  # the worker's rows are in
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count > 0)
+        await pilot.wait_for_scheduled_animations()
         for box in app.screen.query(Input):
             box.cursor_blink = False
-        await pilot.pause()
+        await settle(pilot)
 
     return run_before
 
