@@ -17,7 +17,7 @@ from typing import Literal, Mapping
 
 from engine.config import ConfigError, Problem, TrainConfig
 
-from .strategy import Strategy, fsdp_settings, require_deepspeed, strategy_of
+from .strategy import Strategy, device_problem, fsdp_settings, require_deepspeed, strategy_of
 
 ENTRY = "engine"  # the module each rank runs: `python -m engine train CONFIG`
 DEFAULT_PORT = 29500
@@ -100,10 +100,9 @@ def plan_launch(config: TrainConfig, gpus: int, env: Mapping[str, str] | None = 
     sharded = strategy.name != "ddp"
     if not (env_enabled(env.get("FORCE_TORCHRUN")) or nnodes > 1 or sharded or (device == "cuda" and gpus > 1)):
         return None
+    if problem := device_problem(strategy, device):
+        raise ConfigError(problem)
     require_deepspeed(config)
-    if strategy.name.startswith("zero") and device == "cpu":
-        raise ConfigError(Problem(("deepspeed",), "DeepSpeed ZeRO needs CUDA GPUs and none is used here",
-                                  "remove deepspeed to train with DDP, or run on a GPU machine"))
     default_nproc = gpus if device == "cuda" else 1
     settings = fsdp_settings(config) or {}
     if settings.get("_processes") and settings.get("_machines"):  # an accelerate config file's layout

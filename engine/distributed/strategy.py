@@ -180,6 +180,18 @@ def strategy_problems(config: TrainConfig) -> list[Problem]:
     return problems
 
 
+def device_problem(strategy: Strategy, device: str) -> Problem | None:
+    """DeepSpeed ZeRO and FSDP2 (through accelerate) shard across CUDA GPUs only; on CPU ranks accelerate would
+    quietly fall back to DDP, so they are refused instead."""
+    if device == "cuda" or strategy.name == "ddp":
+        return None
+    if strategy.name.startswith("zero"):
+        return Problem(("deepspeed",), "DeepSpeed ZeRO needs CUDA GPUs and none is used here",
+                       "remove deepspeed to train with DDP, or run on a GPU machine")
+    return Problem(("fsdp",), "FSDP2 (through accelerate) shards across CUDA GPUs only and none is used here",
+                   "remove fsdp/fsdp_config to train the CPU ranks with DDP, or run on a GPU machine")
+
+
 def deepspeed_missing() -> bool:
     """True when a DeepSpeed config is asked for but the package is not installed."""
     return importlib.util.find_spec("deepspeed") is None

@@ -106,9 +106,14 @@ def quantization_config(config: TrainConfig):
 
     if config.quantization_bit == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
+    from ..distributed.strategy import strategy_of
+
+    # FSDP2 and ZeRO-3 shard tensors of one dtype: the 4-bit codes are stored in the compute dtype then
+    storage = {"bnb_4bit_quant_storage": compute_dtype(config)} if strategy_of(config).shards_params else {}
     return BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type=config.quantization_type,
-        bnb_4bit_use_double_quant=config.double_quantization, bnb_4bit_compute_dtype=compute_dtype(config))
+        bnb_4bit_use_double_quant=config.double_quantization, bnb_4bit_compute_dtype=compute_dtype(config),
+        **storage)
 
 
 def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:

@@ -85,12 +85,30 @@ def resume_note(checkpoint: str, now: int, strategy: str) -> str | None:
             "differs from an uninterrupted run")
 
 
-class StopCallback(TrainerCallback):
-    """Every rank: a stop signal on any rank makes all ranks save one checkpoint at the same step and stop."""
+def sharding_of(model: Any) -> str:
+    """How the prepared model holds its parameters: sharded by FSDP2 or DeepSpeed ZeRO-3, or whole on each rank."""
+    from torch.distributed.fsdp import FSDPModule
+
+    if isinstance(model, FSDPModule):
+        return "parameters sharded by FSDP2"
+    if any(hasattr(p, "ds_id") for p in list(model.parameters())[:1]) if model is not None else False:
+        return "parameters sharded by DeepSpeed ZeRO-3"
+    return "a whole copy of the model on each rank"
+
+
+class RanksCallback(TrainerCallback):
+    """Every rank: rank 0 journals how the ranks hold the model; a stop signal on any rank makes all ranks
+    save one checkpoint at the same step and stop."""
 
     def __init__(self, stop: GracefulStop, events: Any):
         self.stop = stop
         self.events = events
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any):
+        if world_size() > 1:
+            held = sharding_of(kw.get("model"))
+            self.events.emit("log", message=f"{world_size()} ranks ({args.parallel_mode.value}): {held}",
+                             world_size=world_size(), sharding=held)
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any):
         if control.should_training_stop:

@@ -15,7 +15,7 @@ PeakMemory = Callable[[], float]
 
 
 class JournalCallback(TrainerCallback):
-    """Turns Trainer logs and saves into journal events (rank 0 only; StopCallback handles stop requests)."""
+    """Turns Trainer logs and saves into journal events (rank 0 only; RanksCallback handles stop requests)."""
 
     def __init__(self, events: EventWriter, run_dir: Path, peak_memory: PeakMemory,
                  echo: Callable[[str], None] | None = None):

@@ -20,11 +20,11 @@ import torch
 from ..config import ConfigError, TrainConfig, check_config, save_config
 from ..config.resolve import Hardware, resolve, resolved_values
 from ..events import EVENTS_FILE, EventWriter
-from ..distributed.strategy import strategy_of
+from ..distributed.strategy import device_problem, strategy_of
 from ..errors import explain
 from ..rundir import (CONFIG_FILE, RunLock, RunLocked, discard_partial_checkpoints, journal_status, last_checkpoint,
                       register_run)
-from .distributed import NullEvents, StopCallback, from_rank0, is_main_process, rank, resume_note, world_size
+from .distributed import NullEvents, RanksCallback, from_rank0, is_main_process, rank, resume_note, world_size
 from .journal import JournalCallback
 from .signals import GracefulStop
 from .trainer import training_arguments
@@ -44,6 +44,9 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
     config = resolve(config.model_copy(update={"output_dir": str(run_dir)}), Hardware.detect())
     main = is_main_process()
     echo = echo if main else None
+    if problem := device_problem(strategy_of(config), "cuda" if torch.cuda.is_available() and not config.use_cpu
+                                 else "cpu"):  # also for ranks started by hand with torchrun
+        raise ConfigError(problem)
     stop = GracefulStop()
     with stop:  # from the start: a stop while loading is honoured at the first step, on every rank
         args = training_arguments(config, not config.disable_gradient_checkpointing)
@@ -176,7 +179,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     optimizer_note = install_optimizer(trainer, config, resume)
     trainable, total = count_parameters(trainer.model)
     trainer.remove_callback(PrinterCallback)  # the journal callback prints its own progress lines
-    trainer.add_callback(StopCallback(stop, events))
+    trainer.add_callback(RanksCallback(stop, events))
     if is_main_process():
         trainer.add_callback(JournalCallback(events, run_dir, peak_memory_gb, echo))
     plan = {

@@ -130,3 +130,4 @@ def test_two_nodes_on_loopback_train_together(tiny_model_dir, tiny_data_dir, tmp
     assert start["plan"]["world_size"] == 2 and start["plan"]["nnodes"] == 2
     assert events_of(out, "done")[0]["status"] == "done" and sorted(step_losses(out)) == [1, 2, 3, 4]
     assert (out / "run_config.node1.yaml").exists() and (out / "console.node1.log").exists()
+
