@@ -9,7 +9,7 @@ import torch
 from transformers import (PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList,
                           TextIteratorStreamer)
 
-from ..data.templates import Template
+from ..data.templates import Template, stop_token_ids
 from .backend import GenParams, StopFilter, with_system
 
 
@@ -36,9 +36,7 @@ class TransformersBackend:
         self.template = template
         self.default_system = template.default_system
         self.note = template.note
-        vocab = tokenizer.get_vocab()
-        self.stop_ids = list(dict.fromkeys(
-            [vocab[w] for w in template.stop_words if w in vocab] + [tokenizer.eos_token_id]))
+        self.stop_ids = stop_token_ids(tokenizer, template.stop_words)
         self.stop_text = list(template.stop_words)
 
     def stream(self, messages: list[dict], params: GenParams, stop: threading.Event) -> Iterator[str]:

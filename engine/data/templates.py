@@ -575,3 +575,12 @@ def _split_by_prefix_lengths(tokenizer: Any, text: str, ids: list[int], spans: l
 
 def _lit(text: str) -> str:
     return json.dumps(text)
+
+
+def stop_token_ids(tokenizer: Any, stop_words: list[str]) -> list[int]:
+    """The ids that end an answer: every stop word that is one token of this tokenizer, then its eos."""
+    vocab = tokenizer.get_vocab()
+    ids = [vocab[w] for w in stop_words if w in vocab]
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return list(dict.fromkeys(ids))

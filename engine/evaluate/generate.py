@@ -8,22 +8,13 @@ from typing import Any
 import torch
 
 from ..config import TrainConfig
-from ..data.templates import Template
-
-
-def stop_token_ids(tokenizer: Any, template: Template) -> list[int]:
-    """The eos token and every template stop word that is one token."""
-    vocab = tokenizer.get_vocab()
-    ids = [vocab[w] for w in template.stop_words if w in vocab]
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return list(dict.fromkeys(ids))
+from ..data.templates import Template, stop_token_ids
 
 
 def generation_kwargs(config: TrainConfig, tokenizer: Any, template: Template) -> dict[str, Any]:
     """`model.generate` arguments: max_new_tokens, repetition_penalty, and sampling (temperature, top_p, top_k)
     when do_sample is on and temperature above 0, else greedy."""
-    stops = stop_token_ids(tokenizer, template)
+    stops = stop_token_ids(tokenizer, template.stop_words)
     kwargs: dict[str, Any] = dict(max_new_tokens=config.max_new_tokens, repetition_penalty=config.repetition_penalty,
                                   eos_token_id=stops, pad_token_id=pad_id(tokenizer))
     if config.do_sample and config.temperature > 0:

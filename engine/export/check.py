@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ..data.templates import stop_token_ids
+
 CHECK_PROMPTS = ("Hello! Who are you?", "What is the capital of France?", "Write one sentence about the sea.")
 CHECK_TOKENS = 8
 TIE_MARGIN = 0.05  # a first difference where the HF model's two choices are this close is a tie, not a mismatch
@@ -100,8 +102,7 @@ def gguf_runs(path: Path, prompts: list[list[int]], sequences: list[list[int]], 
 def check_gguf(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, stop_words: list[str],
                files: list[Path], n: int = CHECK_TOKENS) -> list[CheckResult]:
     """Compare each GGUF file with the HF model on the check prompts."""
-    vocab = tokenizer.get_vocab()
-    stop_ids = {vocab[w] for w in stop_words if w in vocab} | {tokenizer.eos_token_id}
+    stop_ids = set(stop_token_ids(tokenizer, stop_words))
     prompts = prompt_ids(tokenizer)
     reference = hf_greedy(model, prompts, n, stop_ids)
     sequences = [p + r for p, r in zip(prompts, reference)]

@@ -23,8 +23,9 @@ def _targets(text: str) -> str | list[str]:
     return "all-linear" if names in ([], ["all"]) else names
 
 
-def apply_method(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
-    """Wrap or unfreeze the model for `finetuning_type`; returns the model to train."""
+def apply_method(model: PreTrainedModel, config: TrainConfig, task_type: str = "CAUSAL_LM") -> PreTrainedModel:
+    """Wrap or unfreeze the model for `finetuning_type`; returns the model to train. A new LoRA/OFT adapter
+    gets peft's `task_type` (SEQ_CLS for a reward model: peft then trains and saves its score head too)."""
     if config.use_unsloth:
         from .unsloth import unsloth_peft
 
@@ -41,6 +42,7 @@ def apply_method(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel
     if isinstance(model, PeftModel):
         return _upcast_trainable(model, config)
     peft_config = _lora_config(config, model) if kind == "lora" else _oft_config(config)
+    peft_config.task_type = task_type
     model = get_peft_model(model, peft_config)
     return _upcast_trainable(model, config)
 

@@ -26,6 +26,7 @@ from transformers.trainer import TRAINING_ARGS_NAME
 
 from ..config import TrainConfig
 from ..data import DataBundle
+from ..data.templates import stop_token_ids
 from ..models import apply_method, load_model
 from .common import load_data as load_prompts
 from .common import reference_model
@@ -320,10 +321,7 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
     """PPOTrainer on the policy (with its value head), the reward model and, for non-LoRA training, a reference."""
     policy = apply_method(load_model(config, for_training=True), config)
     model = PolicyWithValue(policy)
-    vocab = tokenizer.get_vocab()
-    stop_ids = [vocab[word] for word in data.template.stop_words if word in vocab]
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in stop_ids:
-        stop_ids.append(tokenizer.eos_token_id)
+    stop_ids = stop_token_ids(tokenizer, data.template.stop_words)
     return PPOTrainer(model=model, args=args, train_dataset=data.train, processing_class=tokenizer,
                       data_collator=left_pad_collator(tokenizer.pad_token_id), lmf_config=config,
                       reward_model=reward_scorer(config, policy, tokenizer.pad_token_id),

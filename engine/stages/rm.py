@@ -15,9 +15,9 @@ from transformers import AutoModelForSequenceClassification, PreTrainedModel, Tr
 from trl import RewardConfig, RewardTrainer
 
 from ..config import ConfigError, TrainConfig
+from ..config.resolve import attn_implementation
 from ..data import DataBundle
 from ..models import apply_method
-from ..config.resolve import attn_implementation
 from ..models.loader import compute_dtype, model_folder, quantization_config
 from .common import COUNT_TOKENS, trl_args
 from .common import load_data as load_pairs
@@ -74,23 +74,12 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
 
 
 def _trainable_scorer(model: PreTrainedModel, config: TrainConfig) -> PreTrainedModel:
-    """The method applied with the score head trained too (for LoRA/OFT: a SEQ_CLS adapter that saves it)."""
-    if config.finetuning_type not in ("lora", "oft") or config.adapter_name_or_path or config.use_unsloth:
-        freeze_extra = ",".join(filter(None, [config.freeze_extra_modules, SCORE_HEAD]))
-        return apply_method(model, config.model_copy(update={"freeze_extra_modules": freeze_extra}))
-    from peft import get_peft_model, prepare_model_for_kbit_training
-
-    from ..models.adapters import _lora_config, _oft_config
-
-    if config.quantization_bit:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    peft_config = _lora_config(config) if config.finetuning_type == "lora" else _oft_config(config)
-    peft_config.task_type = "SEQ_CLS"  # peft then trains and saves the score head with the adapter
-    model = get_peft_model(model, peft_config)
-    for param in model.parameters():  # trainable weights in fp32, as apply_method keeps them
-        if param.requires_grad and not config.pure_bf16:
-            param.data = param.data.float()
-    return model
+    """The method applied with the score head trained too (for a new LoRA/OFT adapter: a SEQ_CLS adapter,
+    which trains and saves the head; otherwise the head is unfrozen beside the method's weights)."""
+    if config.finetuning_type in ("lora", "oft") and not config.adapter_name_or_path and not config.use_unsloth:
+        return apply_method(model, config, task_type="SEQ_CLS")
+    freeze_extra = ",".join(filter(None, [config.freeze_extra_modules, SCORE_HEAD]))
+    return apply_method(model, config.model_copy(update={"freeze_extra_modules": freeze_extra}))
 
 
 def load_reward_model(config: TrainConfig) -> PreTrainedModel:
