@@ -74,7 +74,6 @@ def run_without_training(config: TrainConfig, run_dir: Path, events: Any, echo: 
     from ..models import load_model, load_tokenizer
     from ..sizing import measured_peak_gb
     from ..train.journal import JournalCallback
-    from ..train.signals import GracefulStop
 
     say = echo or (lambda line: None)
     t0 = time.time()
@@ -93,7 +92,7 @@ def run_without_training(config: TrainConfig, run_dir: Path, events: Any, echo: 
     if config.do_eval and not config.predict_with_generate:
         trainer = eval_trainer(config, model, tokenizer, template, rows)
         trainer.remove_callback(PrinterCallback)
-        trainer.add_callback(JournalCallback(events, run_dir, GracefulStop(), measured_peak_gb, echo))
+        trainer.add_callback(JournalCallback(events, run_dir, measured_peak_gb, echo))
     metrics = evaluate_and_predict(config, run_dir, events, echo, model, tokenizer, template, trainer, rows)
     runtime = round(time.time() - t0, 2)
     done = events.emit("done", status="done", step=0, max_steps=0, train_loss=None, runtime_s=runtime,

@@ -69,11 +69,30 @@ def describe_once(run_dir: Path) -> str:
         out.append(f"error   {error.get('message', '')}")
         if error.get("fix"):
             out.append(f"fix     {error['fix']}")
+    out.extend(_results(run_dir))
     lines = last_lines(run_dir / CONSOLE_FILE)
     if lines:
         out.append(f"--- last {len(lines)} lines of {CONSOLE_FILE}")
         out.extend(lines)
     return "\n".join(out)
+
+
+def _results(run_dir: Path) -> list[str]:
+    """`eval    loss 1.2345 · accuracy 0.4100` and `predict bleu-4 … · rouge-l …` from the run's *_results.json."""
+    import json
+
+    out = []
+    for split in ("eval", "predict"):
+        try:
+            metrics = json.loads((run_dir / f"{split}_results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        ordered = sorted(metrics.items(), key=lambda item: not item[0].endswith("_loss"))  # the loss first
+        shown = [f"{key.removeprefix(split + '_')} {value:.4g}" for key, value in ordered
+                 if isinstance(value, (int, float)) and key.startswith(split + "_")
+                 and not key.endswith(("_runtime", "_per_second", "_preparation_time"))]
+        out.append(f"{split:<8}" + " · ".join(shown))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

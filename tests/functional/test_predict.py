@@ -62,6 +62,9 @@ def test_predict_only_writes_llamafactory_files(tiny_model_dir, tiny_data_dir, a
         history.add(event)
     texts = [text for kind, text in history.messages if kind == "predict"]
     assert texts[0] == "predict: 3/5 answers" and texts[-1].startswith("predict: bleu-4 ")
+    from lmftui.commands.attach import describe_once
+
+    assert f"predict bleu-4 {results['predict_bleu-4']:.4g} · rouge-1" in describe_once(out)
 
 
 def test_tuned_model_beats_base_and_greedy_batches_match_single_rows(tiny_model_dir, tiny_data_dir, adapter,
@@ -110,6 +113,9 @@ def test_eval_only_reports_loss_and_token_accuracy(tiny_model_dir, tiny_data_dir
     assert {"eval_loss", "eval_accuracy"} <= set(results)
     assert done["metrics"]["eval_accuracy"] == results["eval_accuracy"]
     assert any(e["type"] == "eval" and "eval_accuracy" in e for e in read_events(tmp_path / "eval"))
+    from lmftui.commands.attach import describe_once
+
+    assert f"eval    loss {results['eval_loss']:.4g} · accuracy" in describe_once(tmp_path / "eval")
     # the same accuracy by hand: per row, argmax at t against label t+1 over answer tokens, then the mean
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
