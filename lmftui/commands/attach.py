@@ -41,7 +41,8 @@ def _is_run(path: Path) -> bool:
     """A local run folder, or the local record of a run on an SSH host."""
     from ..hosts.records import RECORD_FILE
 
-    return any((path / name).exists() for name in (EVENTS_FILE, "run_config.yaml", RECORD_FILE))
+    return any((path / name).exists() for name in (EVENTS_FILE, "run_config.yaml", RECORD_FILE)) \
+        or any(path.glob("run_config.node*.yaml"))  # another node's share of a multi-node run
 
 
 def last_lines(path: Path, n: int = LOG_LINES, max_bytes: int = 64 << 10) -> list[str]:

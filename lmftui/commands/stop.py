@@ -51,10 +51,10 @@ def stop_launcher(run_dir: Path) -> bool:
 
     from engine.rundir import CONFIG_FILE
 
-    config = str(run_dir / CONFIG_FILE)
+    configs = {str(run_dir / CONFIG_FILE), *(str(p) for p in run_dir.glob("run_config.node*.yaml"))}
     mine = {p.pid: p for p in psutil.process_iter(["uids", "cmdline", "ppid"])
             if p.pid != os.getpid() and p.info["uids"] and p.info["uids"].real == os.getuid()
-            and config in (p.info["cmdline"] or []) and "train" in (p.info["cmdline"] or [])}
+            and configs & set(p.info["cmdline"] or []) and "train" in (p.info["cmdline"] or [])}
     launchers = [p for p in mine.values() if p.info["ppid"] not in mine]  # not the ranks it started
     for proc in launchers:
         try:

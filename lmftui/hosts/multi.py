@@ -15,7 +15,7 @@ from .store import HostError, get_host
 if TYPE_CHECKING:
     from engine.config import TrainConfig
 
-MASTER_PORT = 29500
+PORTS = (29500, 29600)  # the range a user opens between the nodes (LLaMA-Factory's advice)
 
 
 def master_address(host: SshHost) -> str:
@@ -38,7 +38,18 @@ def check_nodes(hosts: list[SshHost]) -> None:
                         "on each so they match")
 
 
-def start_multi(config: "TrainConfig", names: list[str], master_port: int = MASTER_PORT) -> Path:
+def free_master_port(host: SshHost, address: str) -> int:
+    """A port of 29500–29600 free on the master (another run may hold 29500)."""
+    from .probe import FREE_PORT
+
+    out = host.ssh.run([host.python, "-c", FREE_PORT, address, str(PORTS[0]), str(PORTS[1])]).stdout.strip()
+    if not out:
+        raise HostError(f"{host.name}: every port of {PORTS[0]}–{PORTS[1]} is taken on {address} — stop the other "
+                        "multi-node runs there")
+    return int(out)
+
+
+def start_multi(config: "TrainConfig", names: list[str]) -> Path:
     """Ship the inputs to every node, start rank 0's node then the others; the local record folder.
 
     A node that cannot start stops the nodes already started, so none waits on a collective."""
@@ -48,8 +59,9 @@ def start_multi(config: "TrainConfig", names: list[str], master_port: int = MAST
     check_nodes(hosts)
     run_name = Path(config.output_dir or "run").name
     configs = [h.prepare(config, run_name) for h in hosts]
-    base = {"NNODES": str(len(hosts)), "MASTER_ADDR": master_address(hosts[0]), "MASTER_PORT": str(master_port),
-            **secret_env()}
+    address = master_address(hosts[0])
+    base = {"NNODES": str(len(hosts)), "MASTER_ADDR": address,
+            "MASTER_PORT": str(free_master_port(hosts[0], address)), **secret_env(config)}
     started: list[tuple[SshHost, str]] = []
     try:
         for rank, (host, remote_config) in enumerate(zip(hosts, configs)):

@@ -70,3 +70,18 @@ con_off, con = chunk("console.log", con_off)
 print(json.dumps({"running": running, "exists": os.path.isdir(run), "events_offset": ev_off, "console_offset": con_off,
                   "events": base64.b64encode(ev).decode(), "console": base64.b64encode(con).decode()}))
 '''
+
+# argv: ADDRESS FIRST LAST. Prints the first TCP port of FIRST..LAST that ADDRESS can bind (the
+# rendezvous of a multi-node run), or nothing when all are taken.
+FREE_PORT = r'''
+import socket, sys
+addr, first, last = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for port in range(first, last + 1):
+    with socket.socket() as sock:
+        try:
+            sock.bind((addr, port))
+        except OSError:
+            continue
+        print(port)
+        break
+'''

@@ -87,11 +87,14 @@ def run_target(folder: str | Path) -> tuple[Host, str]:
 
 
 def stop_everywhere(folder: str | Path) -> list[str]:
-    """Ask a run to save and stop on every host it runs on (all nodes of a multi-node run); where it did."""
+    """Ask a run to save and stop: through rank 0's node, which takes every node with it, or on each other
+    node when rank 0 no longer runs (none is left waiting on a collective); where it was asked."""
     record = read_record(folder)
     if record is None:
         return [LOCAL] if open_host(LOCAL).stop(str(folder)) else []
-    return [name for name in record.hosts if open_host(name).stop(record.path_on(name))]
+    if open_host(record.host).stop(record.path):  # rank 0: the other ranks agree on the stop at the next step
+        return [record.host]
+    return [name for name in record.hosts[1:] if open_host(name).stop(record.path_on(name))]
 
 
 def check_host(name: str) -> HostFacts:

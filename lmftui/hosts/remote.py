@@ -109,7 +109,9 @@ class SshHost:
                     data["events_offset"], data["console_offset"])
 
     def stop(self, run: str) -> bool:
-        return "stopping" in self.cli("stop", run)
+        """`lmf-tui stop RUN` there; False when nothing ran (a link failure is still a HostError)."""
+        proc = self.ssh.run([self.python, "-m", "lmftui.cli", "stop", run], check=False, timeout=60)
+        return proc.returncode == 0
 
     def list_runs(self) -> list[dict[str, Any]]:
         return json.loads(self.cli("runs", "--json"))

@@ -15,6 +15,20 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("engine.distributed") i
                                 reason="needs the engine's multi-node launcher (engine.distributed)")
 
 
+@pytest.fixture(autouse=True)
+def reap(tmp_path):
+    """No run of a test outlives it (a failed assertion would leave its ranks training)."""
+    yield
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(tmp_path) in word for word in proc.info["cmdline"] or []):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
 def add_two_hosts(sshd, tmp_path) -> None:
     for name, alias in (("node0", "loop-a"), ("node1", "loop-b")):
         python = sshd.remote_python(name, tmp_path / f"home-{name}")
@@ -62,12 +76,38 @@ def test_stop_reaches_every_node(ssh_env, tiny_model_dir, tiny_data_dir, tmp_pat
     wait_for(lambda: any(e["type"] == "done" for e in read_events(master)), timeout=120)
     import psutil
 
-    node1_config = str(tmp_path / "home-node1" / "runs" / "long" / "run_config.yaml")
-    wait_for(lambda: not any(node1_config in (p.info["cmdline"] or [])
-                             for p in psutil.process_iter(["cmdline"])), timeout=60)
+    node1_config = str(tmp_path / "home-node1" / "runs" / "long" / "run_config.node1.yaml")
+    for config in (node1_config, str(master / "run_config.yaml")):  # every process of both nodes ends
+        wait_for(lambda: not any(config in (p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])),
+                 timeout=120)
 
 
 def test_hosts_must_differ(ssh_env, tiny_model_dir, tiny_data_dir, tmp_path):
     add_two_hosts(ssh_env, tmp_path)
     config = tiny_config(tmp_path / "c.yaml", tiny_model_dir, tiny_data_dir, tmp_path / "c")
     assert "two or more different hosts" in one_line_error(cli("train", str(config), "--hosts", "node0,node0"))
+
+
+def test_a_killed_node_stops_the_other_within_a_minute(ssh_env, tiny_model_dir, tiny_data_dir, tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    add_two_hosts(ssh_env, tmp_path)
+    config = tiny_config(tmp_path / "k.yaml", tiny_model_dir, tiny_data_dir, tmp_path / "k",
+                         max_steps=100000, save_steps=100000)
+    started = cli("train", str(config), "--hosts", "node0,node1")
+    assert started.returncode == 0, started.stderr
+    master = tmp_path / "home-node0" / "runs" / "k"
+    wait_for(lambda: sum(e["type"] == "step" for e in read_events(master)) >= 2, timeout=600)
+    node1_config = str(tmp_path / "home-node1" / "runs" / "k" / "run_config.node1.yaml")
+    for proc in psutil.process_iter(["cmdline"]):  # the machine dies: its launcher and its rank
+        if node1_config in (proc.info["cmdline"] or []):
+            os.kill(proc.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    wait_for(lambda: any(e["type"] in ("error", "done") for e in read_events(master)), timeout=90)
+    assert time.monotonic() - killed_at < 60
+    once = cli("attach", "k@node0+node1", "--once")
+    assert "failed" in once.stdout or "stopped" in once.stdout, once.stdout
