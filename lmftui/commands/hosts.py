@@ -63,12 +63,30 @@ def _add(args: argparse.Namespace) -> int:
     if not args.no_check:
         from ..hosts.remote import SshHost
 
-        facts = SshHost(spec).facts()  # HostError: not saved, one line why
+        host = SshHost(spec)
+        if not _trust_first_contact(host):
+            return fail(f"hosts add {args.name}: host key not trusted — compare the fingerprint with the one your "
+                        "provider shows (e.g. the EC2 console's system log), then add again", code=1)
+        facts = host.facts()  # HostError: not saved, one line why
         print(f"{args.name}: {facts.summary()}")
     hosts[args.name] = spec
     save_hosts(hosts)
     print(f"{'updated' if replaced else 'added'} host {args.name} ({args.destination}) in {hosts_path()}")
     return 0
+
+
+def _trust_first_contact(host) -> bool:
+    """Show the fingerprints of a host seen for the first time; ask when someone is at the terminal."""
+    prints = host.ssh.first_contact()
+    if not prints:
+        return True
+    print(f"first connection to {host.spec.destination}; it presents:")
+    for line in prints:
+        print(f"  {line}")
+    if sys.stdin.isatty():
+        return input("Trust this host and add its key to known_hosts? [y/N] ").strip().lower() in ("y", "yes")
+    print("trusted on first use (accept-new): a changed key later stops with a warning")
+    return True
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +19,7 @@ PORTS = (29500, 29600)  # the range a user opens between the nodes (LLaMA-Factor
 
 def master_address(host: SshHost) -> str:
     """The address other nodes use for the master: the HostName ssh resolves for it (config aliases honoured)."""
-    proc = subprocess.run(["ssh", *host.ssh.options(), "-G", "--", host.spec.destination], capture_output=True,
-                          text=True, timeout=15, stdin=subprocess.DEVNULL)
-    for line in proc.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "hostname" and value:
-            return value.strip()
-    return host.spec.destination.rsplit("@", 1)[-1]
+    return host.ssh.resolved().get("hostname") or host.spec.destination.rsplit("@", 1)[-1]
 
 
 def check_nodes(hosts: list[SshHost]) -> None:

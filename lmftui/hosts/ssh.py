@@ -118,6 +118,40 @@ class SshClient:
                         "that the machine is running and that its firewall lets SSH in")
         return f"{name}: ssh to {dest} failed: {last_line(text) or 'no message'}"
 
+    def resolved(self) -> dict[str, str]:
+        """What ssh makes of the destination (`ssh -G`): hostname, port, known hosts files, proxies."""
+        proc = subprocess.run(["ssh", *self.options(), "-G", "--", self.spec.destination], capture_output=True,
+                              text=True, timeout=15, stdin=subprocess.DEVNULL)
+        out: dict[str, str] = {}
+        for line in proc.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            out.setdefault(key.lower(), value.strip())
+        return out
+
+    def first_contact(self) -> list[str] | None:
+        """The fingerprints a host presents when its key is not in known_hosts yet; None when it is known
+        (or sits behind a proxy, where ssh itself shows it)."""
+        cfg = self.resolved()
+        if cfg.get("proxyjump", "none") != "none" or cfg.get("proxycommand", "none") != "none":
+            return None
+        host, port = cfg.get("hostname", ""), cfg.get("port", "22")
+        if not host:
+            return None
+        entry = host if port == "22" else f"[{host}]:{port}"
+        for known in cfg.get("userknownhostsfile", "").split():
+            path = Path(known).expanduser()
+            if path.exists() and subprocess.run(["ssh-keygen", "-F", entry, "-f", str(path)], capture_output=True,
+                                                timeout=15).returncode == 0:
+                return None
+        try:
+            scan = subprocess.run(["ssh-keyscan", "-p", port, "-T", str(self.connect_timeout), host],
+                                  capture_output=True, text=True, timeout=self.connect_timeout + 10)
+            prints = subprocess.run(["ssh-keygen", "-lf", "-"], input=scan.stdout, capture_output=True, text=True,
+                                    timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return [line for line in prints.stdout.splitlines() if line.strip()] or None
+
     def disconnect(self) -> None:
         """Close the shared connection (a later command opens a new one)."""
         subprocess.run(["ssh", *self.options(), "-O", "exit", "--", self.spec.destination],

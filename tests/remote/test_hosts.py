@@ -139,3 +139,30 @@ def test_ssh_client_missing_is_one_line(monkeypatch):
     with pytest.raises(Exception, match="OpenSSH client is not installed"):
         host.ssh.run(["true"])
     assert subprocess  # the module is used by the helpers
+
+
+def test_first_connection_shows_the_fingerprint_then_remembers_it(ssh_env, tmp_path, monkeypatch):
+    config = tmp_path / "ssh_config"
+    config.write_text(ssh_env.config.read_text().replace(str(ssh_env.known_hosts), str(tmp_path / "known")))
+    monkeypatch.setenv("LMF_TUI_SSH_CONFIG", str(config))
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{ssh_env.host_key}.pub"], capture_output=True,
+                                 text=True).stdout.split()[1]
+    first = cli("hosts", "add", "fresh-key", "loop-a")
+    assert first.returncode == 0, first.stderr
+    assert "first connection to loop-a" in first.stdout and fingerprint in first.stdout
+    assert "accept-new" in first.stdout and (tmp_path / "known").exists()
+    again = cli("hosts", "add", "fresh-key", "loop-a")
+    assert again.returncode == 0 and "first connection" not in again.stdout
+
+
+def test_runs_of_an_unreachable_host_say_so(ssh_env):
+    from lmftui.hosts.records import RemoteRun, write_record
+    from lmftui.hosts.store import save_hosts
+    from tests.sshd import free_port
+
+    save_hosts({**load_hosts(), "offline": HostSpec(name="offline", destination="127.0.0.1", port=free_port())})
+    write_record(RemoteRun(hosts=["offline"], path="/srv/runs/lost"))
+    rows = {r["name"]: r for r in json.loads(cli("runs", "--json").stdout)}
+    assert rows["lost@offline"]["status"] == "unreachable" and "cannot reach" in rows["lost@offline"]["message"]
+    error = one_line_error(cli("attach", "lost@offline", "--once"))
+    assert "offline" in error and "cannot reach" in error
