@@ -138,5 +138,10 @@ def _print_keys() -> int:
         for name in names:
             info = TrainConfig.model_fields[name]
             print(f"  {name:<32} {info.description} [default: {info.default!r}]")
+    from engine.config.io import IGNORED
+
+    print("\nAccepted, no effect (LLaMA-Factory keys lmf-tui reads but does not act on; a run warns of them)")
+    for name in sorted(IGNORED):
+        print(f"  {name}")
     sys.stdout.flush()
     return 0

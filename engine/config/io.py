@@ -23,7 +23,6 @@ UNSUPPORTED = {
     "SwanLab": ("use_swanlab", "swanlab_"),
     "mixture of depths": ("mixture_of_depths",),
     "shift short attention": ("shift_attn",),
-    "RoPE scaling": ("rope_scaling",),
     "multimodal inputs": ("image_", "video_", "audio_", "freeze_vision_tower", "freeze_multi_modal_projector",
                           "freeze_language_model", "train_mm_proj_only", "use_audio_in_video"),
     "vLLM": ("vllm_",),
@@ -31,12 +30,12 @@ UNSUPPORTED = {
     "FP8 training": ("fp8",),
     "MoE aux loss": ("moe_aux_loss_coef",),
 }
-# Keys LLaMA-Factory writes that change nothing here; accepted and dropped.
-IGNORED = {"print_param_status", "disable_shuffling", "upcast_layernorm",
-           "upcast_lmhead_output", "use_fast_tokenizer", "resize_vocab", "split_special_tokens", "new_special_tokens",
-           "low_cpu_mem_usage", "offload_folder", "use_cache", "hf_hub_token", "ms_hub_token", "om_hub_token",
+# LLaMA-Factory keys accepted with no effect here: `--help-keys` lists them, a run's journal warns of them.
+IGNORED = {"print_param_status", "upcast_layernorm",
+           "upcast_lmhead_output", "use_fast_tokenizer", "split_special_tokens",
+           "low_cpu_mem_usage", "offload_folder", "use_cache", "ms_hub_token", "om_hub_token",
            "use_reentrant_gc", "include_num_input_tokens_seen", "include_tokens_per_second", "save_safetensors",
-           "ignore_pad_token_for_loss", "model_max_length", "data_shared_file_system", "pissa_convert",
+           "ignore_pad_token_for_loss", "model_max_length", "data_shared_file_system",
            "loraplus_lr_embedding", "module_dropout", "ddp_broadcast_buffers", "remove_unused_columns",
            "use_v1_kernels", "freeze_partial_layers"}
 
@@ -69,6 +68,7 @@ def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
     raw = {k: v for k, v in raw.items() if not (k in SECRET_KEYS and v == REDACTED)}  # a saved file's mark: unset
     problems: list[Problem] = []
     clean: dict[str, Any] = {}
+    ignored: dict[str, Any] = {}
     for key, value in raw.items():
         if key in TrainConfig.model_fields:
             clean[key] = value
@@ -77,7 +77,8 @@ def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
                 problems.append(Problem((key,), f"{feature} is a LLaMA-Factory feature lmf-tui does not run",
                                         f"remove '{key}' from the config"))
         elif key in IGNORED:
-            continue
+            if value not in (None, False, "", [], {}):
+                ignored[key] = value
         else:
             problems.append(Problem((key,), "unknown key", _did_you_mean(key)))
     if problems:
@@ -86,6 +87,7 @@ def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
         config = TrainConfig.model_validate(clean)
     except ValidationError as exc:
         raise ConfigError([_problem_from_pydantic(err) for err in exc.errors()]) from None
+    config._ignored = ignored
     if rule_problems := check_config(config, purpose):
         raise ConfigError(rule_problems)
     return config
@@ -171,10 +173,10 @@ def coerce_value(key: str, text: str) -> Any:
 def config_to_dict(config: TrainConfig, full: bool = False) -> dict[str, Any]:
     """The config as a YAML-ready mapping (secrets as ***): only the keys set or changed, unless `full`."""
     data = redact(config.model_dump(mode="json"))
-    if full:
-        return data
-    defaults = TrainConfig().model_dump(mode="json")
-    return {k: v for k, v in data.items() if k in config.model_fields_set or v != defaults[k]}
+    if not full:
+        defaults = TrainConfig().model_dump(mode="json")
+        data = {k: v for k, v in data.items() if k in config.model_fields_set or v != defaults[k]}
+    return {**data, **config.ignored_keys}  # kept, so a saved run config warns of them again
 
 
 def redact(raw: dict[str, Any]) -> dict[str, Any]:

@@ -96,6 +96,20 @@ def _pissa_not_quantized(c: TrainConfig) -> Problem | None:
 
 
 @rule
+def _pissa_convert_needs_pissa(c: TrainConfig) -> Problem | None:
+    if c.pissa_convert and not c.pissa_init:
+        return Problem(("pissa_convert", "pissa_init"), "converts a PiSSA adapter, and pissa_init is off",
+                       "set pissa_init: true, or remove pissa_convert")
+
+
+@rule
+def _scratch_not_quantized(c: TrainConfig) -> Problem | None:
+    if c.train_from_scratch and c.quantization_bit:
+        return Problem(("train_from_scratch", "quantization_bit"), "random weights cannot be loaded quantized",
+                       "remove quantization_bit")
+
+
+@rule
 def _dora_not_with_pissa(c: TrainConfig) -> Problem | None:
     if c.use_dora and c.pissa_init:
         return Problem(("use_dora", "pissa_init"), "DoRA and PiSSA initialisation cannot be combined",

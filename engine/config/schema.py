@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 GROUPS = (
     "Model", "Data", "Method", "LoRA", "Freeze", "OFT", "Quantization",
@@ -28,6 +28,7 @@ class TrainConfig(BaseModel):
     """A training, export or chat job, keyed exactly as LLaMA-Factory's YAML files are."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False, protected_namespaces=())
+    _ignored: dict[str, Any] = PrivateAttr(default_factory=dict)  # LLaMA-Factory keys accepted with no effect
 
     # --- Model -------------------------------------------------------------------------------
     model_name_or_path: str | None = field(
@@ -51,6 +52,15 @@ class TrainConfig(BaseModel):
         "auto", "Model", "Weights dtype when not training in bf16/fp16.")
     default_system: str | None = field(None, "Model", "System prompt used when a row has none.")
     enable_thinking: bool = field(True, "Model", "Keep reasoning blocks for thinking templates.")
+    new_special_tokens: str | None = field(
+        None, "Model", "Special tokens added to the tokenizer, comma-separated (the embeddings grow and train).")
+    resize_vocab: bool = field(
+        False, "Model", "Resize the embeddings to the tokenizer and train them (on with new_special_tokens).")
+    rope_scaling: Literal["linear", "dynamic", "yarn", "llama3"] | None = field(
+        None, "Model", "RoPE scaling so cutoff_len can exceed the model's context (factor from cutoff_len).")
+    train_from_scratch: bool = field(False, "Model", "Start from random weights with the model's architecture.")
+    use_unsloth_gc: bool = field(
+        False, "Model", "unsloth's offloaded gradient checkpointing (needs unsloth; ignored with a note without).")
     enable_liger_kernel: bool = field(
         False, "Model", "Liger's fused Triton kernels for training (CUDA, liger-kernel installed; ignored on the CPU).")
     preserve_thinking: bool = field(
@@ -80,6 +90,8 @@ class TrainConfig(BaseModel):
     use_rslora: bool = field(False, "LoRA", "Rank-stabilised LoRA scaling.")
     pissa_init: bool = field(False, "LoRA", "Initialise LoRA from the principal singular vectors (PiSSA).")
     pissa_iter: int = field(16, "LoRA", "Fast-SVD iterations for PiSSA; -1 = exact SVD.")
+    pissa_convert: bool = field(
+        False, "LoRA", "Also save the PiSSA adapter converted to a plain LoRA (pissa_converted/), as LLaMA-Factory.")
     loraplus_lr_ratio: float | None = field(
         None, "LoRA", "LoRA+: learning-rate ratio of B over A (e.g. 16).", gt=0)
     create_new_adapter: bool = field(False, "LoRA", "Add a new adapter on top of adapter_name_or_path.")
@@ -175,6 +187,9 @@ class TrainConfig(BaseModel):
     pure_bf16: bool = field(False, "Training", "Keep the whole model in bfloat16 (no fp32 master weights).")
     seed: int = field(42, "Training", "Random seed for data order and initialisation.")
     group_by_length: bool = field(False, "Training", "Batch rows of similar length to pad less.")
+    disable_shuffling: bool = field(False, "Training", "Read the training rows in order (no shuffling).")
+    neftune_noise_alpha: float | None = field(
+        None, "Training", "NEFTune: noise on the input embeddings while training (e.g. 5).", gt=0)
     dataloader_num_workers: int = field(0, "Training", "Worker processes for the data loader.", ge=0)
     use_dft_loss: bool = field(
         False, "Training", "SFT: weight each token's loss by its (detached) probability (Dynamic Fine-Tuning).")
@@ -262,7 +277,8 @@ class TrainConfig(BaseModel):
     save_steps: float = field(500, "Output", "Save a checkpoint every N steps.", gt=0)
     save_total_limit: int | None = field(None, "Output", "Keep at most N checkpoints.", ge=1)
     save_only_model: bool = field(False, "Output", "Checkpoints without optimizer state (cannot resume exactly).")
-    plot_loss: bool = field(False, "Output", "Save a loss plot PNG at the end.")
+    plot_loss: bool = field(
+        False, "Output", "Save training_loss.png (and training_eval_loss.png) in the run folder at the end.")
     report_to: str | list[str] = field("none", "Output", "Also report to: none, tensorboard, wandb, mlflow…")
     run_name: str | None = field(None, "Output", "Display name of the run.")
     logging_dir: str | None = field(None, "Output", "TensorBoard log folder.")
@@ -287,6 +303,11 @@ class TrainConfig(BaseModel):
     top_k: int = field(50, "Generation", "Sample among the top K tokens.", ge=0)
     do_sample: bool = field(True, "Generation", "Sample (false: greedy).")
     repetition_penalty: float = field(1.0, "Generation", "Penalty on repeated tokens.", gt=0)
+
+    @property
+    def ignored_keys(self) -> dict[str, Any]:
+        """The LLaMA-Factory keys this config set that lmf-tui accepts but does not act on."""
+        return dict(self._ignored)
 
     def dataset_names(self, which: str = "dataset") -> list[str]:
         """The comma-separated data set names of `dataset` or `eval_dataset` as a list."""

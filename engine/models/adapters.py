@@ -10,6 +10,7 @@ from peft import LoraConfig, OFTConfig, PeftModel, get_peft_model, prepare_model
 from transformers import PreTrainedModel
 
 from ..config import ConfigError, TrainConfig, resolve
+from .vocab import trains_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def apply_method(model: PreTrainedModel, config: TrainConfig, task_type: str = "
     model = _stack_existing_adapters(model, config)
     if isinstance(model, PeftModel):
         return _upcast_trainable(model, config)
-    peft_config = _lora_config(config, model) if kind == "lora" else _oft_config(config)
+    peft_config = _lora_config(config, model) if kind == "lora" else _oft_config(config, model)
     peft_config.task_type = task_type
     model = get_peft_model(model, peft_config)
     return _upcast_trainable(model, config)
@@ -54,8 +55,8 @@ def _lora_config(config: TrainConfig, model: PreTrainedModel) -> LoraConfig:
     return LoraConfig(
         task_type="CAUSAL_LM", r=config.lora_rank, lora_alpha=resolve.lora_alpha(config),
         lora_dropout=config.lora_dropout, target_modules=targets,
-        modules_to_save=_names(config.additional_target) or None, use_dora=config.use_dora,
-        use_rslora=config.use_rslora, init_lora_weights=init,
+        modules_to_save=_names(config.additional_target) or trains_embeddings(model, config) or None,
+        use_dora=config.use_dora, use_rslora=config.use_rslora, init_lora_weights=init,
     )
 
 
@@ -75,10 +76,11 @@ def _llama_pro_targets(model: PreTrainedModel, config: TrainConfig) -> list[str]
     return names
 
 
-def _oft_config(config: TrainConfig) -> OFTConfig:
+def _oft_config(config: TrainConfig, model: PreTrainedModel) -> OFTConfig:
     return OFTConfig(
         task_type="CAUSAL_LM", r=config.oft_rank, oft_block_size=config.oft_block_size,
-        target_modules=_targets(config.oft_target), modules_to_save=_names(config.additional_target) or None,
+        target_modules=_targets(config.oft_target),
+        modules_to_save=_names(config.additional_target) or trains_embeddings(model, config) or None,
     )
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -81,7 +82,9 @@ def model_folder(config: TrainConfig) -> str:
 
 def load_tokenizer(config: TrainConfig) -> PreTrainedTokenizerBase:
     """The model's tokenizer, with a pad token (eos when it has none) and right padding for training."""
-    folder = model_folder(config)
+    from .vocab import adapter_tokenizer_folder, add_new_tokens
+
+    folder = adapter_tokenizer_folder(config) or model_folder(config)
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             folder, revision=config.model_revision, cache_dir=config.cache_dir, token=config.hf_hub_token,
@@ -92,6 +95,7 @@ def load_tokenizer(config: TrainConfig) -> PreTrainedTokenizerBase:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
+    add_new_tokens(tokenizer, config)
     return tokenizer
 
 
@@ -133,10 +137,13 @@ def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": _local_device()}
     try:
-        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        model = _from_folder(folder, config, kwargs, for_training)
     except OSError as exc:
         raise ConfigError(f"model_name_or_path: cannot load {folder} ({_first_line(exc)}) — "
                           "check the id or path, and the network for hub models") from None
+    from .vocab import resize_embeddings
+
+    resize_embeddings(model, len(load_tokenizer(config)), config)
     if for_training:
         from .liger import apply_liger
 
@@ -147,6 +154,24 @@ def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:
         model = load_adapters_for_inference(model, config)
         model.eval()
     return model
+
+
+def _from_folder(folder: str, config: TrainConfig, kwargs: dict[str, Any], for_training: bool) -> PreTrainedModel:
+    """from_pretrained, with RoPE scaling in the model config; random weights for train_from_scratch."""
+    if not (config.rope_scaling or (config.train_from_scratch and for_training)):
+        return AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+    from transformers import AutoConfig
+
+    from .vocab import apply_rope_scaling
+
+    model_config = AutoConfig.from_pretrained(folder, revision=config.model_revision, cache_dir=config.cache_dir,
+                                              token=config.hf_hub_token, trust_remote_code=config.trust_remote_code)
+    apply_rope_scaling(model_config, config)
+    if config.train_from_scratch and for_training:
+        return AutoModelForCausalLM.from_config(model_config, dtype=kwargs["dtype"],
+                                                attn_implementation=kwargs["attn_implementation"],
+                                                trust_remote_code=config.trust_remote_code)
+    return AutoModelForCausalLM.from_pretrained(folder, config=model_config, **kwargs)
 
 
 def _local_device() -> str | int:

@@ -7,6 +7,7 @@ another process needs to follow it.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import shutil
@@ -25,6 +26,8 @@ from ..errors import explain
 from ..rundir import (CONFIG_FILE, RunLock, RunLocked, discard_partial_checkpoints, journal_status, last_checkpoint,
                       register_run)
 from .distributed import NullEvents, RanksCallback, from_rank0, is_main_process, rank, resume_note, world_size
+from .pissa import save_converted as save_pissa_converted
+from .pissa import save_initial as save_pissa_initial
 from .journal import JournalCallback
 from .signals import GracefulStop
 from .trainer import training_arguments
@@ -151,6 +154,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     say = echo or (lambda line: None)
     if is_main_process():
         save_config(config, run_dir / CONFIG_FILE)
+    for warning in config_warnings(config):
+        events.emit("warning", message=warning)
+        say(f"warning: {warning}")
     if not config.do_train:
         from ..evaluate.jobs import run_without_training
 
@@ -203,9 +209,14 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         say(f"warning: {optimizer_note}")
     say(f"Training {trainable:,} of {total:,} parameters on {_len(data.train)} examples"
         + (f", resuming from {resume}" if resume else ""))
+    pissa = config.pissa_convert and config.pissa_init and is_main_process()
+    if pissa and not resume:
+        save_pissa_initial(trainer.model, run_dir)
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(run_dir))  # collective under FSDP/DeepSpeed; written by rank 0
     trainer.save_state()
+    if pissa:
+        save_pissa_converted(trainer.model, run_dir)
     if is_main_process():
         tokenizer.save_pretrained(str(run_dir))
     metrics = dict(result.metrics)
@@ -221,6 +232,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
 
         metrics.update(evaluate_and_predict(config, run_dir, events, echo, trainer.model, tokenizer,
                                             getattr(data, "template", None), trainer))
+    if config.plot_loss and is_main_process():
+        from .plots import plot_metrics
+
+        plot_metrics(trainer.state.log_history, run_dir)
     status = "stopped" if stop.requested else "done"
     done = events.emit("done", status=status, step=trainer.state.global_step, max_steps=trainer.state.max_steps,
                        train_loss=metrics.get("train_loss"), runtime_s=round(runtime, 2), output=str(run_dir),
@@ -234,6 +249,28 @@ def _optimizer_name(config: TrainConfig) -> str:
 
     key = chosen_optimizer(config)
     return key.removeprefix("use_") + (f" ({config.badam_mode})" if key == "use_badam" else "") if key else config.optim
+
+
+def config_warnings(config: TrainConfig) -> list[str]:
+    """Keys accepted with no effect here, and keys that cannot act on this machine or model (a note each)."""
+    out = [f"{key}: accepted for LLaMA-Factory compatibility, no effect in lmf-tui — remove it to silence this"
+           for key in config.ignored_keys]
+    if config.use_unsloth_gc and not config.use_unsloth:
+        why = "unsloth is not installed" if importlib.util.find_spec("unsloth") is None else "use_unsloth is off"
+        out.append(f"use_unsloth_gc: {why} — standard gradient checkpointing is used (unsloth's offloaded "
+                   "checkpointing comes with use_unsloth: true)")
+    if config.rope_scaling:
+        from transformers import AutoConfig
+
+        from ..models.loader import model_folder
+        from ..models.vocab import apply_rope_scaling
+
+        model_config = AutoConfig.from_pretrained(model_folder(config), revision=config.model_revision,
+                                                  cache_dir=config.cache_dir, token=config.hf_hub_token,
+                                                  trust_remote_code=config.trust_remote_code)
+        if note := apply_rope_scaling(model_config, config):
+            out.append(note)
+    return out
 
 
 def _len(dataset: Any) -> int | None:

@@ -85,7 +85,9 @@ def training_arguments(config: TrainConfig, gradient_checkpointing: bool) -> Tra
         eval_strategy=c.eval_strategy, eval_steps=(c.eval_steps or c.logging_steps) if eval_on else None,
         load_best_model_at_end=c.load_best_model_at_end, metric_for_best_model=c.metric_for_best_model,
         report_to=c.report_to, run_name=c.run_name, dataloader_num_workers=c.dataloader_num_workers,
-        train_sampling_strategy="group_by_length" if c.group_by_length else "random",
+        train_sampling_strategy=("sequential" if c.disable_shuffling else
+                                 "group_by_length" if c.group_by_length else "random"),
+        neftune_noise_alpha=c.neftune_noise_alpha,
         gradient_checkpointing=gradient_checkpointing,
         gradient_checkpointing_kwargs=c.gradient_checkpointing_kwargs or {"use_reentrant": False},
         deepspeed=str(deepspeed_path(c.deepspeed)) if c.deepspeed else None, **_fsdp_arguments(c), ddp_timeout=c.ddp_timeout, ddp_find_unused_parameters=c.ddp_find_unused_parameters,

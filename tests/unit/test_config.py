@@ -99,6 +99,8 @@ BROKEN = {
     "_lora_variants_need_lora": {"use_dora": True, "finetuning_type": "freeze"},
     "_pissa_not_quantized": {"pissa_init": True, "quantization_bit": 4},
     "_dora_not_with_pissa": {"use_dora": True, "pissa_init": True},
+    "_pissa_convert_needs_pissa": {"pissa_convert": True},
+    "_scratch_not_quantized": {"train_from_scratch": True, "quantization_bit": 4},
     "_prompt_masking_exclusive": {"train_on_prompt": True, "mask_history": True},
     "_neat_packing_needs_packing": {"neat_packing": True, "packing": False},
     "_packing_stages": {"packing": True, "stage": "dpo"},
