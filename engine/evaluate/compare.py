@@ -44,6 +44,8 @@ def comparison(source: str, overrides: list[str] | None = None) -> Comparison:
             raise ConfigError(f"{path}: not a run folder (no {CONFIG_FILE}) — name a run folder or a YAML file")
         raw = read_yaml(path / CONFIG_FILE)
         adapter = str(path) if (path / "adapter_config.json").exists() else None
+        if adapter and raw.get("create_new_adapter") and raw.get("adapter_name_or_path"):
+            adapter = f"{raw['adapter_name_or_path']},{adapter}"  # the base is what the run started from
         model = str(path) if adapter is None and (path / "config.json").exists() else None
         if adapter is None and model is None:
             raise ConfigError(f"{path}: the run has saved no adapter or model yet — wait for it to finish")
