@@ -6,7 +6,8 @@ The model of memory (GB = 2**30 bytes):
   trainable parameters of lora/oft/freeze are fp32, as LLaMA-Factory upcasts them.
 - full fine-tuning in mixed precision counts ZeRO's 16 B/param: 16-bit weights and gradients, fp32
   master weights and AdamW's fp32 m and v; pure_bf16 keeps everything in bf16 (8 B/param).
-- optimizer: AdamW 8 B per trainable param, 8-bit AdamW 2 B, SGD and Adafactor ~0 (paged is counted in full).
+- optimizer: AdamW 8 B per trainable param, 8-bit AdamW 2 B, SGD and Adafactor ~0 (paged is counted in full);
+  GaLore/APOLLO, BAdam, Adam-mini and Muon as `engine.sizing.optimizers` models them.
 - activations: with gradient checkpointing every layer keeps only its input and one layer is recomputed
   in full; without it every layer keeps all its saved tensors. Eager attention adds the seq² score matrix.
 - logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 from engine.config import TrainConfig, resolve
 
+from .optimizers import optimizer_memory
 from .params import Linear, ParamCount, count_params, layer_params
 from .shape import ModelShape
 
@@ -131,18 +133,6 @@ def _quantized_bytes(p: ParamCount, bits: int, double_quant: bool, compute: int)
     return quantized + (p.total - linear) * compute
 
 
-def optimizer_bytes(optim: str, state_bytes: int) -> float:
-    """Optimizer state bytes per trainable parameter; `state_bytes` is the size of one fp32/bf16 state."""
-    name = optim.lower()
-    if "8bit" in name:
-        return 2.0
-    if name.startswith("sgd") or "adafactor" in name:
-        return 0.0
-    if "lion" in name:
-        return float(state_bytes)
-    return 2.0 * state_bytes
-
-
 def gradient_checkpointing(config: TrainConfig, device: Device) -> bool:
     """On unless disabled; when unset, on for GPUs and off on the CPU (as the trainer decides)."""
     return resolve.gradient_checkpointing(config, cuda=device == "cuda")
@@ -217,9 +207,10 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
     state = 2 if pure else 4  # bytes of a trainable weight, its gradient and each optimizer state
     parts: dict[str, float] = {}
     notes: list[str] = []
+    opt = optimizer_memory(config, s, p, trainable, state, compute)
     if config.finetuning_type == "full":
         parts["weights"] = p.total * compute
-        if device == "cuda" and not pure:
+        if device == "cuda" and not pure and not opt.no_master_weights:
             parts["master_weights"] = p.total * 4
         parts["gradients"] = p.total * compute
     else:
@@ -230,7 +221,12 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
             base = frozen * compute
         parts["weights"] = base + trainable * state
         parts["gradients"] = trainable * state
-    parts["optimizer"] = trainable * optimizer_bytes(config.optim, state)
+    if opt.gradients is not None:
+        parts["gradients"] = opt.gradients
+    if opt.block_copy:
+        parts["block_copy"] = opt.block_copy
+    parts["optimizer"] = opt.state
+    notes += opt.notes
     if config.stage in ("ppo", "grpo"):
         notes.append(f"{config.stage}: counted as SFT; generation, reward and value models are not included")
     if config.stage in ("dpo", "kto") and config.finetuning_type in ("full", "freeze") and not config.ref_model:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.config import TrainConfig
@@ -35,6 +35,19 @@ CPU_METHODS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("qlora", 4, {"finetuning_type": "lora", "use_cpu": True, "quantization_bit": 4}),
 )
 
+# Full fine-tuning with a memory-efficient optimizer, listed when full fine-tuning with AdamW does not fit
+# (LLaMA-Factory's examples: layer-wise GaLore and layer-wise BAdam, pure bf16 on a GPU).
+GPU_LOW_MEMORY_FULL: tuple[tuple[str, int, dict[str, Any]], ...] = (
+    ("full + GaLore", 16, {"finetuning_type": "full", "bf16": True, "pure_bf16": True, "use_galore": True,
+                           "galore_layerwise": True, "galore_rank": 128}),
+    ("full + BAdam", 16, {"finetuning_type": "full", "bf16": True, "pure_bf16": True, "use_badam": True}),
+)
+CPU_LOW_MEMORY_FULL: tuple[tuple[str, int, dict[str, Any]], ...] = (
+    ("full + GaLore", 32, {"finetuning_type": "full", "use_cpu": True, "use_galore": True, "galore_layerwise": True,
+                           "galore_rank": 128}),
+    ("full + BAdam", 32, {"finetuning_type": "full", "use_cpu": True, "use_badam": True}),
+)
+
 
 @dataclass
 class MethodFit:
@@ -56,6 +69,7 @@ class MethodFit:
         if self.gpus == 1 and self.strategy == "ddp":
             return "1 GPU"
         return f"{self.gpus} GPUs with {STRATEGIES[self.strategy].label}"
+    keys: dict[str, Any] = field(default_factory=dict)  # the config keys of this row
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,11 +149,19 @@ def suggest(model: str | ModelShape, hardware: HardwareInfo | None = None, vram_
         hardware = hardware or detect_hardware()
     budget = budget_of(hardware, vram_gb, gpus)
     methods, params_b = [], 0.0
-    for method, bits, keys in CPU_METHODS if budget.device == "cpu" else GPU_METHODS:
+    on_cpu = budget.device == "cpu"
+    for method, bits, keys in CPU_METHODS if on_cpu else GPU_METHODS:
         estimate, fits = fewest_gpus(case_config(keys, batch, cutoff_len), shape, budget)
         params_b = estimate.params_b
         methods.append(MethodFit(method, bits, estimate.peak_gb, fits, estimate.gpus, estimate.breakdown,
-                                 estimate.strategy))
+                                 estimate.strategy, keys))
+    if not methods[0].fits:  # full fine-tuning with AdamW does not fit: the memory-efficient optimizers
+        at = next(i for i, m in enumerate(methods) if m.method != "full")
+        for method, bits, keys in CPU_LOW_MEMORY_FULL if on_cpu else GPU_LOW_MEMORY_FULL:
+            estimate = estimate_memory(case_config(keys, batch, cutoff_len), shape, device=budget.device)
+            methods.insert(at, MethodFit(method, bits, estimate.peak_gb, estimate.peak_gb <= budget.memory_gb, 1,
+                                         estimate.breakdown, keys=keys))
+            at += 1
     info: dict[str, Any] = {"compared_to": budget.compared_to, "memory_gb": budget.memory_gb, "gpus": budget.gpus,
                             "device": budget.device}
     if hardware is not None and vram_gb is None:
@@ -158,8 +180,8 @@ def _families(config: TrainConfig, device: Device) -> list[list[Option]]:
     batch, accum = config.per_device_train_batch_size, config.gradient_accumulation_steps
     batches = [b for b in (batch // 2**i for i in range(1, 12)) if b >= 1 and accum * batch % b == 0]
     lengths = [n for n in (config.cutoff_len // 2**i for i in range(1, 6)) if n >= 256]
-    methods: list[Option] = [] if config.finetuning_type == "lora" else [
-        ("finetuning_type=lora", {"finetuning_type": "lora"})]
+    methods: list[Option] = _low_memory_optimizers(config) + ([] if config.finetuning_type == "lora" else [
+        ("finetuning_type=lora", {"finetuning_type": "lora"})])
     if device == "cuda":
         methods += [(f"finetuning_type=lora quantization_bit={bits}",
                      {"finetuning_type": "lora", "quantization_bit": bits})
@@ -175,6 +197,16 @@ def _families(config: TrainConfig, device: Device) -> list[list[Option]]:
         methods,
     ]
     return [f for f in families if f]
+
+
+def _low_memory_optimizers(config: TrainConfig) -> list[Option]:
+    """Full fine-tuning with AdamW: GaLore, then BAdam (kept full; the batch fix may add accumulation, so GaLore
+    is not offered layer-wise here)."""
+    if config.finetuning_type != "full" or any(getattr(config, k) for k in (
+            "use_galore", "use_apollo", "use_badam", "use_adam_mini", "use_muon")):
+        return []
+    return [("use_galore=true galore_rank=128", {"use_galore": True, "galore_rank": 128}),
+            ("use_badam=true", {"use_badam": True})]
 
 
 def fix_for(config: TrainConfig, shape: ModelShape, hardware: HardwareInfo) -> list[str]:

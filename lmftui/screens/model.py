@@ -67,6 +67,7 @@ class ModelScreen(AreaScreen):
     def __init__(self) -> None:
         super().__init__()
         self.methods: list[Any] = []
+        self.optimizer_keys: dict[str, Any] = {}  # a chosen "full + GaLore/BAdam" row's optimizer settings
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="model-form"):
@@ -137,6 +138,10 @@ class ModelScreen(AreaScreen):
             return
         chosen = self.methods[event.cursor_row]
         method, bits = chosen.method, chosen.bits
+        self.optimizer_keys = {}
+        if method.startswith("full +"):
+            method = "full"
+            self.optimizer_keys = {k: v for k, v in chosen.keys.items() if k.startswith(("use_", "galore_", "pure_"))}
         if method == "qlora":
             method = "lora"
         if method in METHODS:
@@ -148,7 +153,7 @@ class ModelScreen(AreaScreen):
         bits = self.query_one("#bits", Select).value
         self.app.update_draft(model_name_or_path=model or None, stage=self.query_one("#stage", Select).value,
                               finetuning_type=self.query_one("#method", Select).value,
-                              quantization_bit=bits or None)
+                              quantization_bit=bits or None, **self.optimizer_keys)
         if self.app.draft_source == "custom" and model:
             self.app.draft_source = model.rstrip("/").rsplit("/", 1)[-1]
         self.app.switch_mode("config")

@@ -86,7 +86,8 @@ def test_full_mixed_precision_pure_bf16_and_8bit_optimizer(llama8b):
     pure = estimate_memory(case(finetuning_type="full", pure_bf16=True), llama8b).breakdown
     assert "master_weights" not in pure and pure["optimizer"] == pytest.approx(P8B * 4 / GB, abs=1e-3)
     eight = estimate_memory(case(finetuning_type="full", optim="paged_adamw_8bit"), llama8b).breakdown
-    assert eight["optimizer"] == pytest.approx(P8B * 2 / GB, abs=1e-3)
+    fp32 = count_params(llama8b).embeddings + count_params(llama8b).norms  # the Trainer keeps these in 32-bit state
+    assert eight["optimizer"] == pytest.approx(((P8B - fp32) * (2 + 8 / 256) + fp32 * 8) / GB, abs=1e-3)
     assert estimate_memory(case(finetuning_type="full", optim="sgd"), llama8b).breakdown["optimizer"] == 0
 
 

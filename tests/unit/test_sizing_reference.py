@@ -50,7 +50,7 @@ def test_reference_sizes_are_what_the_table_says():
 
 
 FITS = {  # (model, card GB) -> methods that fit one card, as the table's minimums say
-    ("llama-3-8b", 24): {"qlora4", "qlora8", "lora16", "oft16", "freeze16"},
+    ("llama-3-8b", 24): {"qlora4", "qlora8", "lora16", "oft16", "freeze16", "full + GaLore16", "full + BAdam16"},
     ("llama-3-8b", 8): {"qlora4"},
     ("qwen2.5-14b", 24): {"qlora4", "qlora8"},
     ("qwen2.5-14b", 8): set(),
@@ -69,7 +69,8 @@ def test_suggestions_for_one_card(model, vram):
         if row and row["gpus"] == 1:
             assert m.fits == (vram >= row["min_vram_gb"]), (m, row)
         assert m.gpus == 1 and m.peak_gb == pytest.approx(sum(m.breakdown.values()), abs=0.02)
-    assert [m.method for m in result.methods] == ["full", "full", "freeze", "oft", "lora", "qlora", "qlora"]
+    assert [m.method for m in result.methods] == ["full", "full", "full + GaLore", "full + BAdam", "freeze", "oft",
+                                                  "lora", "qlora", "qlora"]  # full AdamW fits none of these
     assert result.hardware["compared_to"] == "vram" and result.hardware["memory_gb"] == vram
 
 
@@ -123,7 +124,7 @@ def test_fix_for_combines_changes_when_none_fits_alone():
     config = TrainConfig(finetuning_type="full", per_device_train_batch_size=8, cutoff_len=2048, bf16=True,
                          disable_gradient_checkpointing=True)
     (line,) = fix_for(config, shape, hardware(24))
-    assert "finetuning_type=lora" in line and estimate_memory(apply(line, config), shape).peak_gb <= 24
+    assert "use_badam=true" in line and estimate_memory(apply(line, config), shape).peak_gb <= 24  # full FT kept
     (line,) = fix_for(config, shape, hardware(8))
     assert "quantization_bit=4" in line and estimate_memory(apply(line, config), shape).peak_gb <= 8
     assert fix_for(config, read_model_shape(MODELS / "llama-3-70b"), hardware(8))[0].startswith("nothing fits")
