@@ -135,18 +135,16 @@ def check_master(addr: str, port: int, node_rank: int, nnodes: int) -> int:
         raise ConfigError(Problem(("MASTER_ADDR",), f"cannot resolve '{addr}'",
                                   "set MASTER_ADDR to the IP address or host name of node 0")) from None
     family, _, _, _, sockaddr = infos[0]
-    if node_rank == 0:  # this node hosts the rendezvous: the address must be ours and the port free
+    if node_rank == 0:  # this node hosts the rendezvous on every interface (MASTER_ADDR may be a NAT address)
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind((sockaddr[0], port))
+                sock.bind(("", port))
             except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise ConfigError(Problem(("MASTER_PORT",), f"port {port} is already in use on {addr}",
-                                              "choose another MASTER_PORT, e.g. 29501")) from None
-                raise ConfigError(Problem(("MASTER_ADDR",), f"'{addr}' is not an address of this machine, "
-                                          f"but NODE_RANK=0 hosts the rendezvous",
-                                          "set MASTER_ADDR to this node's IP address on every node")) from None
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                raise ConfigError(Problem(("MASTER_PORT",), f"port {port} is already in use on this machine",
+                                          "choose another MASTER_PORT, e.g. 29501")) from None
             return sock.getsockname()[1]
     with socket.socket(family, socket.SOCK_STREAM) as sock:  # another node: node 0 must be reachable
         sock.settimeout(CONNECT_TIMEOUT_S)

@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 from engine.config import (ConfigError, TrainConfig, config_to_dict, dump_yaml, parse_config, read_yaml, redact,
                            save_config)
 
-from ..widgets.config_form import ConfigForm, FieldRow
+from ..widgets.config_form import ConfigForm, FieldRow, StrategyRow
 from .base import AreaScreen
 from .home import preset_draft
 from .modals import PathPrompt
@@ -87,9 +87,12 @@ class ConfigEditorScreen(AreaScreen):
     @on(Checkbox.Changed)
     def _changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
         row = event.control.parent
-        if not isinstance(row, FieldRow):
+        if isinstance(row, StrategyRow) and isinstance(event, Select.Changed) and event.value != Select.NULL:
+            self.query_one(ConfigForm).choose_strategy(str(event.value))
+        elif isinstance(row, FieldRow):
+            self.query_one(ConfigForm).field_changed(row)
+        else:
             return
-        self.query_one(ConfigForm).field_changed(row)
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(VALIDATE_DELAY_S, self.validate)

@@ -13,6 +13,8 @@ from textual.message import Message
 from textual.widgets import Log, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from engine.distributed.strategy import STRATEGIES
+from engine.hardware.nvml import nvml_memory
 from engine.quiet import is_library_line
 from engine.summary import run_status
 
@@ -32,6 +34,7 @@ EVENTS_PER_BATCH = 5000
 POLL_S = 0.25
 REMOTE_POLL_S = 1.0  # one command over the host's shared SSH connection per poll
 RETRY_S = (1, 2, 4, 8, 15, 30)  # back-off while a host's link is down
+GPU_POLL_S = 2.0  # memory of each GPU (NVML) while a local run goes on
 JOURNAL_LINES = ("warning", "checkpoint", "eval", "predict", "error", "done")  # shown in the log beside console.log
 
 
@@ -48,6 +51,32 @@ class LinkChanged(Message):
     def __init__(self, run_dir: Path, error: str | None):
         super().__init__()
         self.run_dir, self.error = run_dir, error
+
+
+class GpuMemoryRead(Message):
+    """The memory of each GPU NVML sees on this machine, as one line ("" when it sees none)."""
+
+    def __init__(self, run_dir: Path, text: str):
+        super().__init__()
+        self.run_dir = run_dir
+        self.text = text
+
+
+def gpu_memory_text() -> str:
+    """"GPU 0 31.2/80.0 GB · GPU 1 30.9/80.0 GB" for every GPU NVML sees; "" without NVML."""
+    return " · ".join(f"GPU {index} {used:.1f}/{total:.1f} GB" for index, total, used, _, _ in nvml_memory() or []
+                      if used is not None and total is not None)
+
+
+def ranks_text(plan: dict, gpu_memory: str) -> str:
+    """The ranks of a multi-rank run: world size, strategy and (where NVML sees them) each GPU's memory."""
+    world = int(plan.get("world_size") or 1)
+    if world <= 1:
+        return ""
+    strategy = STRATEGIES.get(plan.get("strategy", "ddp"), STRATEGIES["ddp"]).label
+    nodes = int(plan.get("nnodes") or 1)
+    where = f" on {nodes} nodes" if nodes > 1 else ""
+    return f"{world} ranks{where} · {strategy}" + (f" · {gpu_memory}" if gpu_memory else "")
 
 
 class MonitorScreen(AreaScreen):
@@ -73,6 +102,7 @@ class MonitorScreen(AreaScreen):
         self._dirty = False
         self.host_label = ""
         self.link_error: str | None = None
+        self.gpu_memory = ""
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="run-head"):
@@ -102,6 +132,7 @@ class MonitorScreen(AreaScreen):
         self.history = RunHistory()
         self.running = False
         self.link_error = None
+        self.gpu_memory = ""
         self._inbox.clear()
         self.query_one(Log).clear()
         self._dirty = True
@@ -125,7 +156,13 @@ class MonitorScreen(AreaScreen):
         reader = JournalReader(host, path)
         pause = POLL_S if host.name == "local" else REMOTE_POLL_S
         last_running, failures = None, 0
+        gpu_due, gpu_text = 0.0, ""
         while not worker.is_cancelled:
+            if host.name == "local" and last_running and time.monotonic() >= gpu_due:
+                gpu_due = time.monotonic() + GPU_POLL_S
+                if (now := gpu_memory_text()) != gpu_text:
+                    gpu_text = now
+                    self.post_message(GpuMemoryRead(run_dir, now))
             try:
                 new_events, lines, running = reader.read()
             except HostError as exc:
@@ -153,6 +190,11 @@ class MonitorScreen(AreaScreen):
     def on_link_changed(self, message: LinkChanged) -> None:
         if message.run_dir == self.run_dir:
             self.link_error = message.error
+            self._dirty = True
+
+    def on_gpu_memory_read(self, message: GpuMemoryRead) -> None:
+        if message.run_dir == self.run_dir:
+            self.gpu_memory = message.text
             self._dirty = True
 
     def on_journal_grew(self, message: JournalGrew) -> None:
@@ -195,9 +237,10 @@ class MonitorScreen(AreaScreen):
             since = time.strftime("%H:%M", time.localtime((h.done or h.error or {}).get("time") or time.time()))
             link = (f"\n[yellow]{self.host_label.strip()[3:]} is idle since {since}[/] — "
                     "start the next run there or stop the machine (rented GPUs bill by the hour)")
+        ranks = ranks_text(h.start.get("plan") or {}, self.gpu_memory if status == "running" else "")
         self.query_one("#run-title", Static).update(
             f"[b]{self.run_dir.name}[/b]{self.host_label}  [{STATUS_STYLE.get(status, '')}]{status}[/]  "
-            f"{stage} {model}".rstrip() + link)
+            f"{stage} {model}".rstrip() + (f"\n{ranks}" if ranks else "") + link)
         bar = self.query_one(ProgressBar)
         bar.update(total=h.max_steps or None, progress=h.step)
         self.query_one("#run-progress-text", Static).update(h.progress_text())

@@ -12,7 +12,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Checkbox, ContentSwitcher, Input, Label, Select, Static
 
-from engine.config import Problem, TrainConfig, coerce_value, field_groups
+from engine.config import ConfigError, Problem, TrainConfig, coerce_value, field_groups
+from engine.distributed.strategy import CHOICES, STRATEGIES, strategy_of
+
+STRATEGY_GROUP = "Advanced"  # the group whose page starts with the strategy choice
 from engine.config.io import SECRET_KEYS
 from engine.config.relevance import unused_fields
 
@@ -104,6 +107,48 @@ class FieldRow(Vertical):
         self.set_class(bool(text), "-invalid")
 
 
+def strategy_name(values: dict[str, Any]) -> str | None:
+    """The strategy the form's deepspeed/fsdp keys choose; None when they name a file of the user's own."""
+    keys = {k: values.get(k) for k in ("deepspeed", "fsdp", "fsdp_config")}
+    for name, choice in CHOICES:
+        if choice == keys:
+            return name
+    try:
+        return strategy_of(TrainConfig(**{k: v for k, v in keys.items() if v is not None})).name + "*"
+    except (ConfigError, ValueError):
+        return None
+
+
+class StrategyRow(Vertical):
+    """How several GPUs share a run, as one choice that sets deepspeed / fsdp, with a line explaining it."""
+
+    def __init__(self, values: dict[str, Any]):
+        super().__init__(id="row-strategy", classes="field-row")
+        self.current = strategy_name(values)
+
+    def compose(self) -> ComposeResult:
+        yield Label("[b]multi-GPU strategy[/b] [dim]sets deepspeed / fsdp; used when several GPUs or nodes train "
+                    "(FORCE_TORCHRUN, NNODES …)[/]", classes="field-label")
+        yield Select([(STRATEGIES[name].label, name) for name, _ in CHOICES], id="f-strategy", compact=True,
+                     value=self.current if self.current in dict(CHOICES) else Select.NULL, allow_blank=True,
+                     prompt="(a file of your own)")
+        yield Static(self.explain(), id="strategy-explain", markup=False)
+
+    def explain(self) -> str:
+        if self.current is None:
+            return "deepspeed / fsdp name a file that cannot be read — see the fields below"
+        custom = self.current.endswith("*")
+        return ("your own file: " if custom else "") + STRATEGIES[self.current.rstrip("*")].explain
+
+    def show(self, values: dict[str, Any]) -> None:
+        """Follow the keys when they change in their own fields."""
+        self.current = strategy_name(values)
+        select = self.query_one(Select)
+        with select.prevent(Select.Changed):
+            select.value = self.current if self.current in dict(CHOICES) else Select.NULL
+        self.query_one("#strategy-explain", Static).update(self.explain())
+
+
 class ConfigForm(ContentSwitcher):
     """One scrolling page per schema group, its rows built when first shown; `values` holds every field."""
 
@@ -129,14 +174,30 @@ class ConfigForm(ContentSwitcher):
         """Show a group's page, building its rows the first time."""
         if group not in self.built:
             self.built.add(group)
+            rows: list[Widget] = [StrategyRow(self.values)] if group == STRATEGY_GROUP else []
             self.query_one(f"#group-{group}").mount_all(
-                [FieldRow(n, self.values[n], self.problems.get(n, "")) for n in self.groups[group]])
+                rows + [FieldRow(n, self.values[n], self.problems.get(n, "")) for n in self.groups[group]])
             self.call_after_refresh(self.hide_unused)
         self.current = f"group-{group}"
 
     def field_changed(self, row: FieldRow) -> None:
         """Take a row's editor value into `values`."""
         self.values[row.field_name] = row.get_value()
+        if row.field_name in ("deepspeed", "fsdp", "fsdp_config"):
+            for strategy in self.query(StrategyRow):
+                strategy.show(self.values)
+        self.hide_unused()
+
+    def choose_strategy(self, name: str) -> None:
+        """Set deepspeed / fsdp / fsdp_config as the strategy `name` needs."""
+        keys = dict(CHOICES)[name]
+        self.values.update(keys)
+        rows = self.rows()
+        for key, value in keys.items():
+            if key in rows:
+                rows[key].set_value(value)
+        for strategy in self.query(StrategyRow):
+            strategy.show(self.values)
         self.hide_unused()
 
     def hide_unused(self) -> None:
@@ -155,6 +216,8 @@ class ConfigForm(ContentSwitcher):
         self.values = {n: raw.get(n, f.default) for n, f in TrainConfig.model_fields.items()}
         for name, row in self.rows().items():
             row.set_value(self.values[name])
+        for strategy in self.query(StrategyRow):
+            strategy.show(self.values)
         self.hide_unused()
 
     def show_problems(self, problems: list[Problem]) -> None:
