@@ -1,4 +1,4 @@
-"""`lmf-tui hosts add|list|check|rm`: the SSH machines runs can go to (stored in the config folder)."""
+"""`lmf-tui hosts add|list|check|rm|setup`: the SSH machines runs can go to (stored in the config folder)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 
+from engine.commands.common import fail
+
 from ..hosts.records import check_host
 from ..hosts.store import HostError, HostSpec, check_name, get_host, hosts_path, key_warning, load_hosts, save_hosts
-from engine.commands.common import fail
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

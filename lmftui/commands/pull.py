@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from ..hosts.store import HostError
 from engine.commands.common import fail
+
+from ..hosts.store import HostError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,11 +33,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{run_dir.name} is a local run — it is already here ({run_dir})")
     dest = (args.to or run_dir).expanduser().resolve()
     try:
-        open_host(record.host).pull(record.path, dest, checkpoints=args.checkpoints)
+        open_host(record.host).pull(record.path, dest, checkpoints=args.checkpoints, progress=sys.stdout.isatty())
     except HostError as exc:
         return fail(str(exc), code=1)
     relocate(dest, record.local_paths)
-    print(f"pulled {record.path} from {record.host} into {dest}")
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file()) / 2**20
+    print(f"pulled {record.path} from {record.host} into {dest} ({size:.1f} MB)")
     return 0
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..hosts.store import HostError
 from engine.commands.common import fail
+
+from ..hosts.store import HostError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

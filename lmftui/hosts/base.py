@@ -73,8 +73,8 @@ class Host(Protocol):
     def list_runs(self) -> list[dict[str, Any]]:
         """`lmf-tui runs --json` of that host."""
 
-    def pull(self, run: str, dest: Path, checkpoints: bool = False) -> Path:
-        """Copy a run's results (adapter, exports; checkpoints when asked) into `dest`."""
+    def pull(self, run: str, dest: Path, checkpoints: bool = False, progress: bool = False) -> Path:
+        """Copy a run's results (adapter, exports; checkpoints when asked) into `dest` (progress: on the terminal)."""
 
 
 class JournalReader:

@@ -63,7 +63,7 @@ class LocalHost:
 
         return [run_to_dict(r) for r in list_runs()]
 
-    def pull(self, run: str, dest: Path, checkpoints: bool = False) -> Path:
+    def pull(self, run: str, dest: Path, checkpoints: bool = False, progress: bool = False) -> Path:
         return Path(run)
 
 

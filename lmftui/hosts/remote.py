@@ -120,9 +120,9 @@ class SshHost:
         """`lmf-tui attach RUN --once` there."""
         return self.cli("attach", run, "--once")
 
-    def pull(self, run: str, dest: Path, checkpoints: bool = False) -> Path:
+    def pull(self, run: str, dest: Path, checkpoints: bool = False, progress: bool = False) -> Path:
         exclude = PULL_EXCLUDE + ([] if checkpoints else ["checkpoint-*"])
-        self.ssh.copy_from(run, dest, rsync=self.facts().rsync, exclude=exclude)
+        self.ssh.copy_from(run, dest, rsync=self.facts().rsync, exclude=exclude, progress=progress)
         return dest
 
     def disconnect(self) -> None:

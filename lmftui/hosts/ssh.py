@@ -182,13 +182,16 @@ class SshClient:
                     f"{self.spec.destination}:{remote_dir}/"], None, timeout)
 
     def copy_from(self, remote_path: str, local_dir: Path, *, rsync: bool, exclude: list[str] | None = None,
-                  timeout: float = 3600) -> None:
-        """Copy a remote folder's contents into `local_dir` (rsync: only what changed, minus `exclude`)."""
+                  timeout: float = 3600, progress: bool = False) -> None:
+        """Copy a remote folder's contents into `local_dir` (rsync: only what changed, minus `exclude`);
+        with `progress`, rsync's progress line goes to the terminal."""
         local_dir.mkdir(parents=True, exist_ok=True)
         if rsync and shutil.which("rsync"):
             args = ["rsync", "-a", "--partial", "-e", shlex.join(["ssh", *self.options()])]
             args += [f"--exclude={pattern}" for pattern in exclude or []]
-            self._copy([*args, f"{self.spec.destination}:{remote_path}/", f"{local_dir}/"], None, timeout)
+            args += ["--info=progress2"] if progress else []
+            self._copy([*args, f"{self.spec.destination}:{remote_path}/", f"{local_dir}/"], None, timeout,
+                       show_output=progress)
             return
         names = self.run(["ls", "-A", remote_path]).stdout.split("\n")
         import fnmatch
@@ -202,9 +205,10 @@ class SshClient:
         opts = self.options()
         return [("-P" if opt == "-p" else opt) for opt in opts]
 
-    def _copy(self, argv: list[str], stdin: str | None, timeout: float) -> None:
+    def _copy(self, argv: list[str], stdin: str | None, timeout: float, show_output: bool = False) -> None:
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout,
+            proc = subprocess.run(argv, input=stdin, stdout=None if show_output else subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, timeout=timeout,
                                   stdin=None if stdin is not None else subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise HostError(f"{self.name}: copying timed out after {timeout:.0f} s — check the link and retry") from None

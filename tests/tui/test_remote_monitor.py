@@ -102,3 +102,22 @@ async def test_finished_remote_run_warns_that_the_host_is_idle(home, remote_host
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.history.done, timeout=60)
         title = app.screen.query_one("#run-title")
         await wait_for(pilot, lambda: "loop is idle since" in str(title.render()))
+
+
+async def test_app_starts_the_draft_on_the_target_host_and_follows_it(home, remote_host, tiny_model_dir,
+                                                                    tiny_data_dir) -> None:
+    """A real tiny run: the inputs go over SSH, the run trains there, the monitor shows it to the end."""
+    app = make_app(home)
+    raw = dict(model_name_or_path=str(tiny_model_dir), do_train=True, dataset="tiny_identity",
+               dataset_dir=str(tiny_data_dir), stage="sft", finetuning_type="lora", cutoff_len=64,
+               per_device_train_batch_size=2, max_steps=6, logging_steps=1, save_steps=100, report_to="none")
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.target_host = "loop"
+        assert app.start_run(raw) is None  # it goes on in a worker
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.run_dir is not None,
+                       timeout=120)
+        screen = app.screen
+        assert screen.run_dir.name.endswith("@loop") and screen.host_label == " on loop"
+        await wait_for(pilot, lambda: screen.history.done is not None, timeout=300)
+        assert screen.history.step == 6 and screen.history.done["status"] == "done"
+        assert (home / "remote" / "runs" / screen.run_dir.name.removesuffix("@loop") / "adapter_model.safetensors").exists()
