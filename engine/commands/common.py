@@ -79,7 +79,11 @@ def _model_summary(config: TrainConfig) -> str:
     try:
         shape = read_model_shape(config.model_name_or_path, config.gguf_file)
     except ConfigError:
-        raise
+        name = str(config.model_name_or_path)
+        if name.startswith("embedded:") or config.gguf_file or Path(name).expanduser().exists():
+            raise
+        # a hub id whose config.json is neither cached nor reachable: the plan needs no weights, the run fetches it
+        return "unknown (hub model: config.json not cached and the hub unreachable; the run downloads it)"
     except Exception as exc:  # the plan still prints without the shape
         return f"unknown ({type(exc).__name__})"
     return str(shape)

@@ -17,7 +17,10 @@ from .schema import TrainConfig
 
 # LLaMA-Factory keys for features lmf-tui does not run; a falsy value is accepted and ignored.
 UNSUPPORTED = {
-    "Megatron (MCA)": ("use_mca", "mca_", "megatron"),
+    "Megatron (MCA)": ("use_mca", "mca_", "megatron", "tensor_model_parallel_size", "pipeline_model_parallel_size",
+                       "expert_model_parallel_size", "context_parallel_size"),
+    "ASFT loss": ("use_asft_loss", "asft_"),
+    "EAFT loss": ("use_eaft_loss", "eaft_"),
     "Ray": ("use_ray", "ray_", "resources_per_worker", "placement_strategy"),
     "KTransformers": ("use_kt", "kt_", "cpu_infer", "chunk_size"),
     "SwanLab": ("use_swanlab", "swanlab_"),
@@ -54,6 +57,9 @@ def foreign_file(raw: dict[str, Any]) -> str | None:
         return (f"this is an accelerate config file ({', '.join(found)}), not a training config — give it to "
                 "`accelerate launch --config_file`; lmf-tui takes a LLaMA-Factory YAML (model_name_or_path, "
                 "stage, dataset …) and starts one process per GPU itself")
+    if raw and all(str(k).startswith("<") and str(k).endswith(">") for k in raw):
+        return ("this is a special-token description file (LLaMA-Factory's new_special_tokens_config), not a "
+                "training config — list the tokens in new_special_tokens instead")
     if (found := [k for k in V1_KEYS if k in raw]) and "model_name_or_path" not in raw:
         return (f"this is a LLaMA-Factory v1 config ({', '.join(k + ':' for k in found)}), which lmf-tui does not "
                 "read — write it with LLaMA-Factory's classic keys (model_name_or_path, stage, dataset …) as in "
@@ -69,18 +75,22 @@ def parse_config(raw: dict[str, Any], purpose: Purpose = "any") -> TrainConfig:
     problems: list[Problem] = []
     clean: dict[str, Any] = {}
     ignored: dict[str, Any] = {}
+    features: dict[str, list[str]] = {}
     for key, value in raw.items():
         if key in TrainConfig.model_fields:
             clean[key] = value
         elif (feature := _unsupported_feature(key)) is not None:
             if value not in (None, False, 0, "", [], {}):
-                problems.append(Problem((key,), f"{feature} is a LLaMA-Factory feature lmf-tui does not run",
-                                        f"remove '{key}' from the config"))
+                features.setdefault(feature, []).append(key)
         elif key in IGNORED:
             if value not in (None, False, "", [], {}):
                 ignored[key] = value
         else:
             problems.append(Problem((key,), "unknown key", _did_you_mean(key)))
+    if features:  # the feature is the news; keys of its own that lmf-tui does not know would only add noise
+        raise ConfigError([Problem(tuple(keys), f"{feature} is a LLaMA-Factory feature lmf-tui does not run",
+                                   f"remove {', '.join(repr(k) for k in keys)} from the config")
+                           for feature, keys in features.items()])
     if problems:
         raise ConfigError(problems)
     try:

@@ -26,3 +26,13 @@ def test_dry_run_between_overrides_applies_them(tiny_model_dir, tiny_data_dir, t
     assert main(["train", str(path), "cutoff_len=77", "--dry-run", "per_device_train_batch_size=3"]) == 0
     out = capsys.readouterr().out
     assert "cutoff_len 77" in out and "batch           3 x 1" in out
+
+
+def test_dry_run_of_a_hub_model_needs_no_download(tiny_data_dir, tmp_path, capsys):
+    """A hub id's plan prints offline (the run fetches config and weights); a missing local folder still fails."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"model_name_or_path: someone/not-cached-model\ndo_train: true\ndataset: tiny_identity\n"
+                    f"dataset_dir: {tiny_data_dir}\noutput_dir: {tmp_path / 'out'}\n")
+    assert main(["train", str(path), "--dry-run"]) == 0
+    assert "model shape     unknown (hub model" in capsys.readouterr().out
+    assert main(["train", str(path), "--dry-run", f"model_name_or_path={tmp_path / 'nope'}"]) == 2

@@ -78,6 +78,16 @@ def test_unsupported_feature_is_one_line(key, value, feature):
     assert "\n" not in message and key in message and feature in message and "does not run" in message
 
 
+def test_one_feature_is_one_problem_and_hides_its_unknown_keys():
+    raw = {"tensor_model_parallel_size": 1, "pipeline_model_parallel_size": 4, "overlap_grad_reduce": True,
+           "sequence_parallel": False}
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw)
+    assert str(exc.value) == ("tensor_model_parallel_size, pipeline_model_parallel_size: Megatron (MCA) is a "
+                              "LLaMA-Factory feature lmf-tui does not run — remove 'tensor_model_parallel_size', "
+                              "'pipeline_model_parallel_size' from the config")
+
+
 def test_unsupported_feature_switched_off_is_accepted():
     assert parse_config({"use_swanlab": False, "use_mca": False}).stage == "sft"
 

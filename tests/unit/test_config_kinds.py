@@ -9,6 +9,7 @@ V1 = "model: Qwen/Qwen3-0.6B\nmodel_class: llm\ntrain_dataset: data/v1_sft_demo.
 INFERENCE = "model_name_or_path: some/model\nadapter_name_or_path: saves/lora\ntemplate: chatml\ninfer_backend: huggingface\n"
 MERGE = "model_name_or_path: some/model\nadapter_name_or_path: saves/lora\nexport_dir: merged\nexport_size: 5\n"
 NOTHING = "model_name_or_path: some/model\ndataset: identity\noutput_dir: o\n"
+TOKENS = "<|START_OF_SVG|>: start of an svg\n<|END_OF_SVG|>: end of an svg\n"
 
 
 @pytest.mark.parametrize("text, words", [
@@ -18,6 +19,7 @@ NOTHING = "model_name_or_path: some/model\ndataset: identity\noutput_dir: o\n"
                 "run `lmf-tui chat` with it"),
     (MERGE, "this is a merge/export config (export_dir, no do_train), not a training config — run `lmf-tui export`"),
     (NOTHING, "do_train: the config does nothing"),
+    (TOKENS, "this is a special-token description file (LLaMA-Factory's new_special_tokens_config)"),
 ])
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
 def test_other_files_are_refused_in_one_line(tmp_path, capsys, text, words, dry_run):
