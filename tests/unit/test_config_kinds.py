@@ -24,7 +24,7 @@ TOKENS = "<|START_OF_SVG|>: start of an svg\n<|END_OF_SVG|>: end of an svg\n"
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
 def test_other_files_are_refused_in_one_line(tmp_path, capsys, text, words, dry_run):
     path = tmp_path / "c.yaml"
-    path.write_text(text)
+    path.write_text(text.replace("output_dir: o", f"output_dir: {tmp_path / 'o'}"))
     assert main(["train", str(path), *dry_run]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err, err
