@@ -13,7 +13,7 @@ import pytest
 from engine.chat.backend import GenParams, StopFilter
 from engine.chat.client import ChatProcess
 from engine.config import parse_config
-from tests.functional.test_export_support import build_adapter, build_stopping_model
+from tests.tiny import build_adapter, build_stopping_model
 
 pytestmark = pytest.mark.slow
 PROMPT = "Hello there!"

@@ -11,14 +11,14 @@ import pytest
 from engine.config import parse_config
 from engine.export.pipeline import plan_export, run_export
 from engine.export.progress import Progress
-from tests.functional.test_export_support import build_adapter, build_model
+from tests.tiny import build_adapter, build_chat_model
 
 pytestmark = pytest.mark.slow
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup-chat)")
 
 
 def _export(root: Path, gguf: list[str], hidden: int = 64, intermediate: int = 128, **extra):
-    base = build_model(root / "base", hidden=hidden, intermediate=intermediate)
+    base = build_chat_model(root / "base", hidden=hidden, intermediate=intermediate)
     lora = build_adapter(base, root / "lora")
     config = parse_config({"model_name_or_path": str(base), "adapter_name_or_path": str(lora), "template": "chatml",
                            "export_dir": str(root / "tiny"), "export_gguf": gguf, **extra}, "export")

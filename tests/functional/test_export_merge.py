@@ -12,7 +12,7 @@ import torch
 from engine.config import parse_config
 from engine.export.merge import load_merged, save_merged
 from engine.models import load_model
-from tests.functional.test_export_support import build_adapter, build_model
+from tests.tiny import build_adapter, build_chat_model
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("export-merge")
-    base = build_model(root / "base")
+    base = build_chat_model(root / "base")
     return {"root": root, "base": base, "lora": build_adapter(base, root / "lora"),
             "dora": build_adapter(base, root / "dora", use_dora=True)}
 

@@ -7,7 +7,7 @@ import torch
 
 from engine.config import TrainConfig
 from engine.data import IGNORE_INDEX, build_datasets, make_collator
-from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
 

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Input
 
 from lmftui.screens.chat import ChatPane, ChatScreen, base_model_args
-from tests.functional.test_export_support import build_adapter, build_stopping_model
+from tests.tiny import build_adapter, build_stopping_model
 from tests.tui.pilot_helpers import Host, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(600)]

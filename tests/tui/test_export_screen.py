@@ -9,7 +9,7 @@ import yaml
 from textual.widgets import Checkbox, DataTable, Input, Static
 
 from lmftui.screens.export import SAVED_CONFIG, ExportScreen
-from tests.functional.test_export_support import build_adapter, build_model
+from tests.tiny import build_adapter, build_chat_model
 from tests.tui.pilot_helpers import Host, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(600)]
@@ -22,7 +22,7 @@ def test_every_binding_has_an_id_and_tooltip():
 
 
 async def test_export_runs_and_shows_each_step(tmp_path):
-    base = build_model(tmp_path / "base")
+    base = build_chat_model(tmp_path / "base")
     lora = build_adapter(base, tmp_path / "lora")
     gguf = ["f16"] if importlib.util.find_spec("llama_cpp") else []
     (tmp_path / "export.yaml").write_text(yaml.safe_dump({

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lmftui.cli import main
-from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
 

@@ -12,7 +12,7 @@ from engine.data.collator import block_causal_mask
 from engine.data.encode import encode_supervised, truncate_turns
 from engine.data.packing import pack_examples, pack_texts
 from engine.data.templates import get_template
-from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
 ROW = {"prompt": [{"role": "user", "content": "What is 1+1?"}, {"role": "assistant", "content": "It is 2."},
@@ -154,16 +154,12 @@ def test_length_grouping_lowers_padding():
     assert padding_share([4, 4], 2) == 0.0 and padding_share([1, 3], 2) == 0.3333
 
 
-DEMO = Path("/work/shared/data/llamafactory-demo")
-
-
 @pytest.mark.demo
-@pytest.mark.skipif(not DEMO.exists(), reason="needs ../shared/data/llamafactory-demo")
 @pytest.mark.parametrize("dataset, stage", [("alpaca_en_demo,identity,glaive_toolcall_en_demo", "sft"),
                                             ("c4_demo", "pt")])
-def test_llamafactory_demo_sets_tokenize(dataset, stage):
+def test_llamafactory_demo_sets_tokenize(shared_demo, dataset, stage):
     tok = tiny_tokenizer(chat_template=None)
-    bundle = build_datasets(TrainConfig(dataset_dir=str(DEMO), dataset=dataset, stage=stage, template="qwen",
+    bundle = build_datasets(TrainConfig(dataset_dir=str(shared_demo), dataset=dataset, stage=stage, template="qwen",
                                         max_samples=20, cutoff_len=512), tok)
     report = bundle.report
     assert report.rows_kept == report.rows_read and not report.dropped and report.tokens > 0

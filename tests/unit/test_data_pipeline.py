@@ -9,7 +9,7 @@ import pytest
 
 from engine.config import ConfigError, TrainConfig, check_config
 from engine.data import build_datasets
-from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
 

@@ -9,7 +9,6 @@ from engine.config import ConfigError, TrainConfig
 from engine.data import load_aligned_rows
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
-DEMO = Path("/work/shared/data/llamafactory-demo")
 
 
 def rows_of(dataset, **kw):
@@ -121,12 +120,11 @@ def test_a_json_array_that_does_not_parse_names_its_line(tmp_path):
 
 
 @pytest.mark.demo
-@pytest.mark.skipif(not DEMO.exists(), reason="needs ../shared/data/llamafactory-demo")
 @pytest.mark.parametrize("name, stage", [("alpaca_en_demo", "sft"), ("identity", "sft"),
                                          ("glaive_toolcall_en_demo", "sft"), ("dpo_en_demo", "dpo"),
                                          ("kto_en_demo", "kto"), ("c4_demo", "pt")])
-def test_llamafactory_demo_sets(name, stage):
-    rows, report = load_aligned_rows(TrainConfig(dataset_dir=str(DEMO), dataset=name, stage=stage))
+def test_llamafactory_demo_sets(shared_demo, name, stage):
+    rows, report = load_aligned_rows(TrainConfig(dataset_dir=str(shared_demo), dataset=name, stage=stage))
     assert report.rows_kept == report.rows_read > 0 and not report.dropped
     if name == "identity":
         assert "{{name}}" in rows[0]["response"][0]["content"]

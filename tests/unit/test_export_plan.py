@@ -15,7 +15,7 @@ from engine.export.llamacpp import _extract_converter
 from engine.export.ollama import chat_format, go_template, modelfile_text
 from engine.export.pipeline import plan_export
 from engine.export.progress import Progress
-from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 
 
 def _config(**kw):

@@ -14,7 +14,7 @@ from engine.data import IGNORE_INDEX
 from engine.data.chat_formats import FORMATS
 from engine.data.encode import encode_supervised
 from engine.data.templates import TEMPLATE_NAMES, format_jinja, get_template
-from tests.fixtures.data.tiny_tokenizer import tiny_tokenizer
+from tests.tiny import tiny_tokenizer
 
 CHAT = [{"role": "user", "content": "What is 1+1?"}, {"role": "assistant", "content": "It is 2."},
         {"role": "user", "content": "Add them: 2 and 3."}, {"role": "assistant", "content": "5"}]
