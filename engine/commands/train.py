@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.config import TrainConfig, field_groups, load_config
+from engine.config import ConfigError, TrainConfig, check_config, field_groups, load_config
 from engine.errors import explain
 from engine.rundir import CONSOLE_FILE
 
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
             return run_launch(plan, _rank_argv(args), Path(config.output_dir or ".").resolve(),
                               echo=lambda line: print(line, flush=True))
+        if problems := check_config(config, "train"):  # refused before anything is written in output_dir
+            raise ConfigError(problems)
         console_log = Path(config.output_dir).resolve() / CONSOLE_FILE if config.output_dir else None
         with quiet_libraries(console_log, verbose=getattr(args, "verbose", False)):
             from engine.train import run_training

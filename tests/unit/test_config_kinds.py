@@ -28,6 +28,7 @@ def test_other_files_are_refused_in_one_line(tmp_path, capsys, text, words, dry_
     assert main(["train", str(path), *dry_run]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err, err
+    assert not (tmp_path / "o").exists()  # nothing written for a config that cannot run
 
 
 def test_inference_and_merge_files_still_work_where_they_belong(tmp_path):
