@@ -6,7 +6,7 @@ Each module has `add_parser(subparsers)` and `run(args) -> int`.
 COMMANDS = {
     "train": "lmftui.commands.train", "data": "engine.commands.data", "runs": "lmftui.commands.runs",
     "attach": "lmftui.commands.attach", "env": "lmftui.commands.env", "suggest": "lmftui.commands.suggest",
-    "export": "engine.commands.export", "chat": "engine.commands.chat", "bench": "lmftui.commands.bench",
+    "export": "lmftui.commands.export", "chat": "engine.commands.chat", "bench": "lmftui.commands.bench",
     "stop": "lmftui.commands.stop", "pull": "lmftui.commands.pull", "hosts": "lmftui.commands.hosts",
     "predict": "engine.commands.predict",
     "expand": "engine.commands.expand",

@@ -73,19 +73,34 @@ class SshHost:
         out = self.cli("train", remote_config, "--detach", env=env, timeout=300)
         return out.strip().splitlines()[-1].strip()
 
-    def prepare(self, config: "TrainConfig", run_name: str | None = None) -> str:
+    def prepare(self, config: "TrainConfig", run_name: str | None = None, purpose: str = "train") -> str:
         """Copy the config's local inputs and write its host-side config; that config's path there."""
         from engine.config import config_to_dict, dump_yaml
 
         facts = self.require_lmf_tui()
-        plan = ShipPlan.of(config, facts, run_name)
+        plan = ShipPlan.of(config, facts, run_name, purpose, host=self.name)
         for item in plan.items:
             self.ssh.copy_to(item.files, item.remote_dir, rsync=facts.rsync, relative_to=item.root)
         raw = config_to_dict(config.model_copy(update=plan.updates))
-        path = f"{facts.home}/{INPUTS}/configs/{Path(plan.updates['output_dir']).name}.yaml"
+        target = plan.updates.get("output_dir") or plan.updates["export_dir"]
+        path = f"{facts.home}/{INPUTS}/configs/{purpose}-{Path(target).name}.yaml"
         self.write_text(path, dump_yaml(raw))
         self.last_plan = plan
         return path
+
+    def export(self, config: "TrainConfig", progress: bool = False) -> str:
+        """Run `lmf-tui export` there on the host's GPU (its output streamed here); the export folder there."""
+        remote_config = self.prepare(config, purpose="export")
+        argv = self.ssh.argv([self.python, "-m", "lmftui.cli", "export", remote_config])
+        import subprocess
+
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=None if progress else subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=6 * 3600)
+        if proc.returncode == 255:
+            raise HostError(self.ssh.explain(proc.stderr))
+        if proc.returncode != 0:
+            raise HostError(f"{self.name}: export failed there: {(proc.stderr or '').strip().splitlines()[-1:] or '?'}")
+        return self.last_plan.updates["export_dir"]
 
     def write_text(self, path: str, text: str) -> None:
         """Write a small text file there, atomically (through stdin: no temporary local file)."""
@@ -145,15 +160,16 @@ class ShipPlan:
         self.local_paths: dict[str, str] = {}  # host path -> local path, to undo on pull
 
     @classmethod
-    def of(cls, config: "TrainConfig", facts: HostFacts, run_name: str | None = None) -> "ShipPlan":
+    def of(cls, config: "TrainConfig", facts: HostFacts, run_name: str | None = None, purpose: str = "train",
+           host: str | None = None) -> "ShipPlan":
         from engine.config import ConfigError, check_config
         from engine.data.dataset_info import INFO_FILE, data_files, resolve_datasets
 
-        if problems := check_config(config, "train"):
+        if problems := check_config(config, purpose):
             raise ConfigError(problems)
         plan = cls()
         inputs = f"{facts.home}/{INPUTS}"
-        if config.dataset_dir != "ONLINE" and (config.dataset or config.eval_dataset):
+        if purpose == "train" and config.dataset_dir != "ONLINE" and (config.dataset or config.eval_dataset):
             data_dir = Path(config.dataset_dir).resolve()
             attrs = resolve_datasets(config) + (resolve_datasets(config, "eval_dataset") if config.eval_dataset else [])
             files = [data_dir / INFO_FILE]
@@ -174,6 +190,9 @@ class ShipPlan:
             if not value or "," in str(value) or not Path(value).expanduser().exists():
                 continue
             local = Path(value).expanduser().resolve()
+            if (record := _record_on(local, host)) is not None:  # a run of that host: use it where it is
+                plan.updates[key] = record
+                continue
             remote_root = f"{inputs}/{key.split('_')[0]}-{_digest(local)}"
             files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
             root = local if local.is_dir() else local.parent
@@ -181,9 +200,19 @@ class ShipPlan:
             target = remote_root if local.is_dir() else f"{remote_root}/{local.name}"
             plan.updates[key] = target
             plan.local_paths[target] = str(local)
-        name = run_name or Path(config.output_dir or "run").name
-        plan.updates["output_dir"] = f"{facts.runs_root}/{name}"
+        if purpose == "export":
+            plan.updates["export_dir"] = f"{facts.home}/exports/{Path(config.export_dir or 'export').name}"
+        else:
+            plan.updates["output_dir"] = f"{facts.runs_root}/{run_name or Path(config.output_dir or 'run').name}"
         return plan
+
+
+def _record_on(folder: Path, host: str | None) -> str | None:
+    """The run's folder on `host` when `folder` is the local record of a run there."""
+    from .records import read_record
+
+    record = read_record(folder)
+    return record.path if record is not None and host in record.hosts[:1] else None
 
 
 def _digest(path: Path) -> str:

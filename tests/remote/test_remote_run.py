@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from lmftui.hosts.base import JournalReader
 from lmftui.hosts.records import read_record
 from lmftui.hosts.remote import SshHost
@@ -59,3 +61,13 @@ def test_remote_run_survives_a_dropped_link_then_pull_and_chat(ssh_env, tiny_mod
     answer = cli("chat", str(local), "--prompt", "Who are you?", "--max-new-tokens", "8", "--temperature", "0")
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.strip()
+
+    # merge on the host (its GPU, in real life) and pull the merged model back
+    export_yaml = tmp_path / "export.yaml"
+    export_yaml.write_text(yaml.safe_dump({"model_name_or_path": str(tiny_model_dir), "adapter_name_or_path": run_id,
+                                           "finetuning_type": "lora", "template": "chatml",
+                                           "export_dir": str(tmp_path / "merged")}))
+    exported = cli("export", str(export_yaml), "--host", "gpu1")
+    assert exported.returncode == 0, exported.stderr
+    assert list((tmp_path / "merged").glob("*.safetensors")) and (tmp_path / "merged" / "config.json").exists()
+    assert (tmp_path / "remote-home" / "exports" / "merged" / "config.json").exists()
