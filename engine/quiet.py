@@ -21,6 +21,14 @@ LIBRARY_TAG = "[lib] "  # marks library lines in console.log; the app's log pane
 VERBOSE_ENV = "LMF_TUI_VERBOSE"
 
 
+_terminals: list[Any] = []  # the real stderr while quiet_libraries has replaced it
+
+
+def say(line: str) -> None:
+    """One of lmf-tui's own lines (progress of a fetch, a note) on the user's stderr, even while quiet."""
+    print(line, file=_terminals[-1] if _terminals else sys.stderr, flush=True)
+
+
 def verbose_requested() -> bool:
     """--verbose was given here or to the process that started this one."""
     return os.environ.get(VERBOSE_ENV, "").lower() in ("1", "true", "yes")
@@ -83,9 +91,11 @@ def quiet_libraries(log_path: str | os.PathLike | None, verbose: bool = False) -
     stream = LibraryLog(log_path)
     moved = _move_stream_handlers(terminal, stream)
     sys.stderr = stream
+    _terminals.append(terminal)
     try:
         yield
     finally:
+        _terminals.pop()
         sys.stderr = terminal
         for handler in moved:
             handler.setStream(terminal)

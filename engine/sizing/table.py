@@ -8,7 +8,9 @@ from typing import Any
 
 import yaml
 
-TABLE_PATH = Path(__file__).resolve().parents[2] / "presets" / "sizing.yaml"
+from ..shipped import shipped_dir
+
+TABLE_PATH = shipped_dir("presets") / "sizing.yaml"
 
 
 @cache
