@@ -48,6 +48,8 @@ class LoopbackSshd:
     def write_client_config(self) -> None:
         blocks = [f"Host {alias}\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
                   f"  IdentityFile {self.client_key}\n  IdentitiesOnly yes\n" for alias in self.aliases]
+        blocks.append(f"Host loop-jump\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
+                      f"  IdentityFile {self.client_key}\n  IdentitiesOnly yes\n  ProxyJump {self.aliases[0]}\n")
         blocks.append(f"Host *\n  UserKnownHostsFile {self.known_hosts}\n  GlobalKnownHostsFile /dev/null\n")
         self.config.write_text("\n".join(blocks))
 

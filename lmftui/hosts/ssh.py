@@ -99,10 +99,13 @@ class SshClient:
         """One line from what ssh said when it could not connect."""
         dest, name = self.spec.destination, self.name
         text = stderr or ""
-        if "IDENTIFICATION HAS CHANGED" in text or "Host key verification failed" in text:
+        if "IDENTIFICATION HAS CHANGED" in text:
             host = dest.rsplit("@", 1)[-1]
             return (f"{name}: the host key of {dest} has CHANGED since it was first trusted (a rebuilt machine, "
                     f"or someone in the middle) — if you expect it, run `ssh-keygen -R {host}` and check again")
+        if "Host key verification failed" in text:
+            return (f"{name}: the host key of {dest} (or of its ProxyJump host) could not be verified — "
+                    f"connect once with `ssh {dest}` to check and accept its fingerprint, then check again")
         if "UNPROTECTED PRIVATE KEY" in text or "bad permissions" in text:
             return f"{name}: ssh refuses the key {self.spec.key} (readable by others) — run `chmod 400 {self.spec.key}`"
         if "Permission denied" in text:

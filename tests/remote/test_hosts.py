@@ -166,3 +166,12 @@ def test_runs_of_an_unreachable_host_say_so(ssh_env):
     assert rows["lost@offline"]["status"] == "unreachable" and "cannot reach" in rows["lost@offline"]["message"]
     error = one_line_error(cli("attach", "lost@offline", "--once"))
     assert "offline" in error and "cannot reach" in error
+
+
+def test_ssh_config_alias_with_proxyjump_is_honoured(ssh_env, remote_python):
+    """HostName, Port, User, IdentityFile and ProxyJump come from the ssh config, as for `ssh loop-jump`."""
+    assert cli("hosts", "add", "hop", "loop-a").returncode == 0  # the jump host is known, as it is to its user
+    added = cli("hosts", "add", "jumped", "loop-jump", "--python", str(remote_python))
+    assert added.returncode == 0, added.stderr
+    facts = json.loads(cli("hosts", "check", "jumped", "--json").stdout)
+    assert facts["reachable"] and facts["lmf_tui"] == "0.1.0"
