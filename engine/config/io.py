@@ -163,9 +163,9 @@ def coerce_value(key: str, text: str) -> Any:
     """Turn form or command-line text into the field's type ('' and null mean unset)."""
     if key not in TrainConfig.model_fields:
         return yaml.safe_load(text) if text else None
-    if text.lower() in ("", "null", "none", "~"):
-        return None
     adapter = TypeAdapter(TrainConfig.model_fields[key].annotation)
+    if text.lower() in ("", "null", "none", "~") and _accepts_none(adapter):
+        return None  # (report_to=none stays the word: that field takes no null)
     candidates: list[Any] = []
     try:
         candidates.append(yaml.safe_load(text))
@@ -178,6 +178,14 @@ def coerce_value(key: str, text: str) -> Any:
         except ValidationError:
             continue
     return text  # parse_config reports the field with its expected type
+
+
+def _accepts_none(adapter: TypeAdapter) -> bool:
+    try:
+        adapter.validate_python(None)
+    except ValidationError:
+        return False
+    return True
 
 
 def config_to_dict(config: TrainConfig, full: bool = False) -> dict[str, Any]:

@@ -200,6 +200,7 @@ def test_overrides_are_typed_by_schema():
     assert got == {"learning_rate": 1e-4, "lora_rank": 16, "bf16": True, "dataset": "a,b",
                    "export_gguf": ["f16", "q4_k_m"], "quantization_bit": 4, "max_samples": None}
     assert coerce_value("resume_from_checkpoint", "true") is True
+    assert coerce_value("report_to", "none") == "none" and coerce_value("max_samples", "none") is None
 
 
 def test_override_without_equals_is_one_line():
