@@ -10,4 +10,5 @@ COMMANDS = {
     "stop": "lmftui.commands.stop", "pull": "lmftui.commands.pull", "hosts": "lmftui.commands.hosts",
     "predict": "engine.commands.predict",
     "expand": "engine.commands.expand",
+    "doctor": "lmftui.commands.doctor",
 }
