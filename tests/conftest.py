@@ -37,6 +37,14 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def stage_data(tmp_path_factory) -> Path:
+    """Preference pairs, KTO-tagged rows and prompts for the alignment stages (tests/stage_data.py)."""
+    from tests.stage_data import write_stage_data
+
+    return write_stage_data(tmp_path_factory.mktemp("stage-data"))
+
+
+@pytest.fixture(scope="session")
 def shared_demo() -> Path:
     """LLaMA-Factory's demo data sets beside the checkout; skips when absent."""
     if not (SHARED_DEMO / "dataset_info.json").exists():

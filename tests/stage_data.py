@@ -8,6 +8,16 @@ from pathlib import Path
 from tests.tiny import IDENTITY
 
 BAD = "I do not know, sorry."
+COMMON = dict(do_train=True, finetuning_type="lora", lora_rank=8, lora_target="all", cutoff_len=64, logging_steps=1,
+              save_steps=1000, report_to="none", seed=1)
+
+
+def stage_config(model_dir: Path, data_dir: Path, out: Path, **over):
+    """A training config of the alignment-stage tests: a LoRA r8 on the tiny model, logging every step."""
+    from engine.config import parse_config
+
+    return parse_config({**COMMON, "model_name_or_path": str(model_dir), "dataset_dir": str(data_dir),
+                         "output_dir": str(out), **over}, "train")
 
 
 def write_stage_data(path: Path) -> Path:

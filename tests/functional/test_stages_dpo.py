@@ -7,24 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, load_config, parse_config
+from engine.config import ConfigError, load_config
 from engine.events import read_events
 from engine.train import run_training
-from tests.stage_data import assert_resumed, stop_then_resume, write_stage_data
-
-
-@pytest.fixture(scope="module")
-def stage_data(tmp_path_factory) -> Path:
-    return write_stage_data(tmp_path_factory.mktemp("stage-data"))
+from tests.stage_data import assert_resumed, stage_config, stop_then_resume
 
 
 def dpo_config(model_dir: Path, data_dir: Path, out: Path, **over):
-    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset="tiny_pairs", dataset_dir=str(data_dir),
-               output_dir=str(out), stage="dpo", finetuning_type="lora", lora_rank=8, lora_target="all",
-               cutoff_len=64, per_device_train_batch_size=8, learning_rate=5e-3, max_steps=16, logging_steps=1,
-               save_steps=1000, report_to="none", seed=1)
-    raw.update(over)
-    return parse_config(raw, "train")
+    return stage_config(model_dir, data_dir, out, **{"stage": "dpo", "dataset": "tiny_pairs",
+                                                     "per_device_train_batch_size": 8, "learning_rate": 5e-3,
+                                                     "max_steps": 16, **over})
 
 
 def steps(run_dir: Path) -> list[dict]:

@@ -8,24 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import ConfigError, parse_config
+from engine.config import ConfigError
 from engine.events import read_events
 from engine.train import run_training
-from tests.stage_data import assert_resumed, stop_then_resume, write_stage_data
-
-
-@pytest.fixture(scope="module")
-def stage_data(tmp_path_factory) -> Path:
-    return write_stage_data(tmp_path_factory.mktemp("stage-data"))
+from tests.stage_data import assert_resumed, stage_config, stop_then_resume
 
 
 def base(model_dir: Path, data_dir: Path, out: Path, **over):
-    raw = dict(model_name_or_path=str(model_dir), do_train=True, dataset_dir=str(data_dir), output_dir=str(out),
-               finetuning_type="lora", lora_rank=8, lora_target="all", cutoff_len=64, per_device_train_batch_size=4,
-               learning_rate=1e-3, logging_steps=1, save_steps=1000, report_to="none", seed=1,
-               max_new_tokens=12, temperature=1.0, top_p=1.0, top_k=0)
-    raw.update(over)
-    return parse_config(raw, "train")
+    return stage_config(model_dir, data_dir, out, **{"per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                                                     "max_new_tokens": 12, "temperature": 1.0, "top_p": 1.0,
+                                                     "top_k": 0, **over})
 
 
 @pytest.fixture(scope="module")
