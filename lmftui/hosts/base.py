@@ -64,7 +64,8 @@ class Host(Protocol):
     def start_run(self, config: "TrainConfig", env: dict[str, str] | None = None) -> str:
         """Start `lmf-tui train --detach` there; the run's folder on that host."""
 
-    def poll(self, run: str, events_offset: int, console_offset: int, max_bytes: int = 1 << 20) -> Poll:
+    def poll(self, run: str, events_offset: int, console_offset: int, max_bytes: int = 1 << 20,
+             console: str = "console.log") -> Poll:
         """Journal and console bytes from the offsets (console -1: near its end), and the lock state."""
 
     def stop(self, run: str) -> bool:
@@ -81,15 +82,15 @@ class JournalReader:
     """Tails a run's events.jsonl and console.log through any Host, by byte offset; no event is lost
     across a dropped link because the offsets move only when an answer arrived."""
 
-    def __init__(self, host: Host, run: str):
-        self.host, self.run = host, run
+    def __init__(self, host: Host, run: str, console: str = "console.log"):
+        self.host, self.run, self.console = host, run, console
         self.events_offset, self.console_offset = 0, -1
         self._ev_pending = b""
         self._con_pending = b""
 
     def read(self) -> tuple[list[dict[str, Any]], list[str], bool]:
         """New events, new console lines, and whether the run still runs (raises HostError when offline)."""
-        got = self.host.poll(self.run, self.events_offset, self.console_offset)
+        got = self.host.poll(self.run, self.events_offset, self.console_offset, console=self.console)
         self.events_offset = got.events_offset + len(got.events)
         self.console_offset = got.console_offset + len(got.console)
         ev_lines = (self._ev_pending + got.events).split(b"\n")

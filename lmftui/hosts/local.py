@@ -42,14 +42,15 @@ class LocalHost:
 
         return str(start_detached(config, extra_env=env))
 
-    def poll(self, run: str, events_offset: int, console_offset: int, max_bytes: int = 1 << 20) -> Poll:
+    def poll(self, run: str, events_offset: int, console_offset: int, max_bytes: int = 1 << 20,
+             console: str = "console.log") -> Poll:
         from engine.events import EVENTS_FILE
-        from engine.rundir import CONSOLE_FILE, is_locked
+        from engine.rundir import is_locked
 
         running = is_locked(run)  # before reading: a run seen stopped has all its events on disk
         ev_off, events = _chunk(Path(run) / EVENTS_FILE, events_offset, max_bytes)
-        con_off, console = _chunk(Path(run) / CONSOLE_FILE, console_offset, max_bytes)
-        return Poll(events, console, running, ev_off, con_off)
+        con_off, lines = _chunk(Path(run) / console, console_offset, max_bytes)
+        return Poll(events, lines, running, ev_off, con_off)
 
     def stop(self, run: str) -> bool:
         from engine.detach import stop_run

@@ -36,12 +36,12 @@ out["disk_free_gb"] = round(shutil.disk_usage(where).free / 2**30, 1)
 print(json.dumps(out))
 '''
 
-# argv: RUN_DIR JOURNAL_OFFSET CONSOLE_OFFSET MAX_BYTES. Prints one JSON object: the new bytes of
+# argv: RUN_DIR JOURNAL_OFFSET CONSOLE_OFFSET MAX_BYTES CONSOLE_NAME. Prints one JSON object: the new bytes of
 # events.jsonl and console.log (base64; console -1 = start near its end), and whether a process
 # holds the run's lock. Offsets only move forward when the caller has the answer, so nothing is lost.
 POLL = r'''
 import base64, fcntl, json, os, sys
-run, ev_off, con_off, most = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+run, ev_off, con_off, most, console = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 def chunk(name, off):
     try:
         with open(os.path.join(run, name), "rb") as fh:
@@ -66,7 +66,7 @@ def locked():
         os.close(fd)
 running = locked()
 ev_off, ev = chunk("events.jsonl", ev_off)
-con_off, con = chunk("console.log", con_off)
+con_off, con = chunk(console, con_off)
 print(json.dumps({"running": running, "exists": os.path.isdir(run), "events_offset": ev_off, "console_offset": con_off,
                   "events": base64.b64encode(ev).decode(), "console": base64.b64encode(con).decode()}))
 '''

@@ -78,6 +78,15 @@ def list_records(root: str | Path | None = None) -> list[tuple[Path, RemoteRun]]
     return sorted(found, key=lambda item: item[1].started, reverse=True)
 
 
+def node_consoles(folder: str | Path) -> list[tuple[str, Host, str, str]]:
+    """(host name, Host, run folder there, console file) of every node but rank 0's, for a multi-node run."""
+    record = read_record(folder)
+    if record is None:
+        return []
+    return [(name, open_host(name), record.path_on(name), f"console.node{rank}.log")
+            for rank, name in enumerate(record.hosts) if rank > 0]
+
+
 def run_target(folder: str | Path) -> tuple[Host, str]:
     """The Host holding a run and the run's folder there (this machine and the folder for a local run)."""
     record = read_record(folder)

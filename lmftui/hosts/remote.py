@@ -116,9 +116,10 @@ class SshHost:
                 raise HostError(f"{self.name}: the disk is full — free space there (`df -h`) and retry")
             raise HostError(f"{self.name}: cannot write {path}: {proc.stderr.strip()[-200:]}")
 
-    def poll(self, run: str, events_offset: int, console_offset: int, max_bytes: int = 1 << 20) -> Poll:
-        proc = self.ssh.run([self.python, "-c", POLL, run, str(events_offset), str(console_offset), str(max_bytes)],
-                            timeout=30)
+    def poll(self, run: str, events_offset: int, console_offset: int, max_bytes: int = 1 << 20,
+             console: str = "console.log") -> Poll:
+        proc = self.ssh.run([self.python, "-c", POLL, run, str(events_offset), str(console_offset), str(max_bytes),
+                             console], timeout=30)
         data = json.loads(proc.stdout.strip().splitlines()[-1])
         return Poll(base64.b64decode(data["events"]), base64.b64decode(data["console"]), data["running"],
                     data["events_offset"], data["console_offset"])

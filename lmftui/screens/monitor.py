@@ -19,7 +19,7 @@ from engine.quiet import is_library_line
 from engine.summary import run_status
 
 from ..hosts.base import JournalReader
-from ..hosts.records import read_record, run_target, stop_everywhere
+from ..hosts.records import node_consoles, read_record, run_target, stop_everywhere
 from ..hosts.store import HostError
 from ..run_history import RunHistory, smooth
 from ..widgets.charts import MetricChart
@@ -154,6 +154,7 @@ class MonitorScreen(AreaScreen):
             self.post_message(LinkChanged(run_dir, str(exc)))
             return
         reader = JournalReader(host, path)
+        nodes = [(name, JournalReader(node, there, console)) for name, node, there, console in node_consoles(run_dir)]
         pause = POLL_S if host.name == "local" else REMOTE_POLL_S
         last_running, failures = None, 0
         gpu_due, gpu_text = 0.0, ""
@@ -165,6 +166,8 @@ class MonitorScreen(AreaScreen):
                     self.post_message(GpuMemoryRead(run_dir, now))
             try:
                 new_events, lines, running = reader.read()
+                for name, node in nodes:  # the other nodes' consoles, each line marked with its host
+                    lines += [f"[{name}] {line}" for line in node.read()[1]]
             except HostError as exc:
                 wait = RETRY_S[min(failures, len(RETRY_S) - 1)]
                 failures += 1

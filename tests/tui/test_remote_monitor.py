@@ -121,3 +121,22 @@ async def test_app_starts_the_draft_on_the_target_host_and_follows_it(home, remo
         await wait_for(pilot, lambda: screen.history.done is not None, timeout=300)
         assert screen.history.step == 6 and screen.history.done["status"] == "done"
         assert (home / "remote" / "runs" / screen.run_dir.name.removesuffix("@loop") / "adapter_model.safetensors").exists()
+
+
+async def test_multi_node_run_shows_every_nodes_console(home, remote_host, ssh_env) -> None:
+    from .conftest import write_journal
+
+    second = HostSpec(name="loop2", destination="loop-b", python=remote_host.python)
+    save_hosts({"loop": remote_host, "loop2": second})
+    master = write_journal(home / "remote" / "runs" / "m1", steps=3)
+    node1 = home / "remote2" / "runs" / "m1"
+    node1.mkdir(parents=True)
+    (node1 / "console.node1.log").write_text("rank 1 joined the rendezvous\n")
+    folder = write_record(RemoteRun(hosts=["loop", "loop2"], path=str(master),
+                                    node_paths={"loop": str(master), "loop2": str(node1)}))
+    app = make_app(home, attach=folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.history.done, timeout=60)
+        log = app.screen.query_one("#run-log")
+        await wait_for(pilot, lambda: any("[loop2] rank 1 joined the rendezvous" in line for line in log.lines))
+        assert "on loop+loop2" in str(app.screen.query_one("#run-title").render())
