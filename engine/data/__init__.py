@@ -14,7 +14,7 @@ _LAZY = {
     "build_datasets": "pipeline", "DataBundle": "pipeline", "make_collator": "collator",
     "load_aligned_rows": "rows", "DataReport": "report", "Template": "templates", "get_template": "templates",
     "read_dataset_info": "dataset_info", "resolve_datasets": "dataset_info", "DatasetAttr": "dataset_info",
-    "build_aligned_datasets": "pairwise",
+    "build_aligned_datasets": "encode_alignment",
 }
 
 __all__ = ["IGNORE_INDEX", *_LAZY]

@@ -16,7 +16,7 @@ COUNT_TOKENS = "non_padding"  # the Trainer counts attention-mask tokens into nu
 
 def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
     """Tokenized rows for an alignment stage (pairs, tagged answers or prompts)."""
-    from ..data.pairwise import build_aligned_datasets
+    from ..data.encode_alignment import build_aligned_datasets
 
     return build_aligned_datasets(config, tokenizer)
 

@@ -6,7 +6,7 @@ import pytest
 
 from engine.config import parse_config
 from engine.data.aligned import Unfit
-from engine.data.pairwise import (build_aligned_datasets, encode_pair, encode_prompt, encode_tagged, fit_lengths,
+from engine.data.encode_alignment import (build_aligned_datasets, encode_pair, encode_prompt, encode_tagged, fit_lengths,
                                   prompt_and_answer)
 from engine.data.templates import get_template
 from tests.stage_data import write_stage_data
