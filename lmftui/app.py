@@ -107,6 +107,7 @@ class LmfApp(App[None]):
         self.draft_version = 0
         self.watched_run: Path | None = Path(attach).resolve() if attach else None
         self.target_host = "local"  # where new runs start: this machine or a saved SSH host
+        self.host_facts: dict[str, Any] = {}  # HostFacts of the saved hosts, as the home screen checked them
         self.theme = self.settings.theme if self.settings.theme in self.available_themes else DARK_THEME
 
     # --- start-up -----------------------------------------------------------------------------
@@ -133,6 +134,14 @@ class LmfApp(App[None]):
         return detect_hardware()
 
     # --- shared state -------------------------------------------------------------------------
+    @property
+    def target_hardware(self) -> Any:
+        """The hardware that new runs are sized for: this machine's, or the target host's."""
+        facts = self.host_facts.get(self.target_host)
+        if self.target_host == "local" or facts is None or not facts.reachable:
+            return self.hardware
+        return facts.hardware()
+
     @property
     def runs_dir(self) -> Path:
         return effective_runs_dir(self.settings)

@@ -32,6 +32,15 @@ class HostFacts:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def hardware(self):
+        """These facts as the engine's HardwareInfo, for the sizing of runs meant for this host."""
+        from engine.hardware.info import GpuInfo, HardwareInfo
+
+        gpus = [GpuInfo(index=i, name=g["name"], memory_total_gb=g["memory_gb"]) for i, g in enumerate(self.gpus)]
+        ram = self.ram_gb or 0.0
+        return HardwareInfo(gpus=gpus, cpu_name=f"{self.name} CPU", cpu_count=self.cpu_count or 1, ram_total_gb=ram,
+                            ram_available_gb=ram, backend="cuda" if gpus else "cpu")
+
     def summary(self) -> str:
         """One line: GPUs (or CPU), Python, lmf-tui, free disk."""
         if not self.reachable:

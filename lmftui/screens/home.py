@@ -124,6 +124,7 @@ class HomeScreen(AreaScreen):
             self.query_one(HostPicker).show_facts(local_facts(hw))
 
     def on_host_checked(self, message: HostChecked) -> None:
+        self.app.host_facts[message.facts.name] = message.facts
         self.query_one(HostPicker).show_facts(message.facts)
 
     def action_pick_host(self) -> None:

@@ -112,7 +112,7 @@ class ModelScreen(AreaScreen):
             self.query_one("#model-info", Static).update("Type a model and press enter.")
             return
         self.query_one("#model-info", Static).update(f"reading {model}…")
-        hardware = self.app.hardware
+        hardware = self.app.target_hardware  # sized for the machine the run will go to
         self.work(lambda: self.post_message(inspect_model(model, hardware)), "inspect")
 
     def on_model_inspected(self, message: ModelInspected) -> None:

@@ -81,6 +81,9 @@ async def test_host_picker_shows_each_hosts_hardware_and_sets_the_target(home, r
         await pilot.press("down", "enter")
         assert app.target_host == "loop"
         assert "▶" in str(picker.get_option_at_index(1).prompt)
+        assert app.target_hardware.backend == "cpu" and not app.target_hardware.gpus  # sizing for the target
+        app.target_host = "local"
+        assert app.target_hardware.gpus[0].name == "NVIDIA RTX 4090"
 
 
 async def test_home_without_hosts_has_no_picker(home) -> None:
