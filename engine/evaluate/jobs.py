@@ -106,13 +106,16 @@ def eval_trainer(config: TrainConfig, model: Any, tokenizer: Any, template: Temp
     import datasets
 
     from ..data.collator import make_collator
-    from ..data.pipeline import tokenize_rows
+    from ..config import resolve
+    from ..data.pipeline import pack, tokenize_rows
     from ..data.report import DataReport
     from ..config.resolve import attn_implementation
     from ..train.trainer import LmfTrainer, counting_collator, training_arguments
     from .metrics import argmax_logits, compute_accuracy
 
     examples = tokenize_rows(rows, config, tokenizer, template, DataReport(cutoff_len=config.cutoff_len))
+    if resolve.packing(config):  # laid out as training lays them out (pt text chunked to cutoff_len)
+        examples = pack(examples, config)
     if getattr(model, "is_quantized", False):  # the Trainer refuses a bare quantized model, meant for training
         model._hf_peft_config_loaded = True
     padded = config.model_copy(update={"padding_free": False})

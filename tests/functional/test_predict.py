@@ -130,6 +130,26 @@ def test_eval_only_reports_loss_and_token_accuracy(tiny_model_dir, tiny_data_dir
     assert results["eval_accuracy"] == pytest.approx(sum(shares) / len(shares), abs=1e-6)
 
 
+def test_eval_only_pretraining_text_is_chunked_as_in_training(tiny_model_dir, tiny_data_dir, tmp_path):
+    out = tmp_path / "pt"
+    done = run_training(config(tiny_model_dir, tiny_data_dir, out, stage="pt", do_train=False, do_eval=True,
+                               eval_dataset="tiny_text", cutoff_len=32, per_device_eval_batch_size=2))
+    assert done["metrics"]["eval_loss"] > 0
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.config import load_config
+    from engine.data.pipeline import stage_template
+    from engine.evaluate.jobs import eval_trainer
+    from engine.evaluate.predict import eval_rows
+
+    cfg = load_config(out / "run_config.yaml")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    trainer = eval_trainer(cfg, AutoModelForCausalLM.from_pretrained(tiny_model_dir), tokenizer,
+                           stage_template(cfg, tokenizer), eval_rows(cfg))
+    lengths = [len(ids) for ids in trainer.eval_dataset["input_ids"]]
+    assert len(lengths) > 8 and max(lengths) == 32  # 8 long texts, concatenated and cut into rows of 32
+
+
 def test_train_then_eval_and_predict(tiny_model_dir, tiny_data_dir, tmp_path):
     out = tmp_path / "run"
     done = run_training(config(tiny_model_dir, tiny_data_dir, out, do_train=True, dataset="tiny_identity",
