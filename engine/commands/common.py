@@ -20,7 +20,7 @@ def print_plan(config: TrainConfig) -> int:
     loading no weights."""
     if problems := check_config(config, "train"):
         raise ConfigError(problems)
-    from engine.config.resolve import Hardware, precision_name, resolve
+    from engine.config.resolve import Hardware, attention_layout, precision_name, resolve
 
     config = resolve(config, Hardware.detect())
     from engine.data.dataset_info import resolve_datasets
@@ -41,6 +41,7 @@ def print_plan(config: TrainConfig) -> int:
         f"cutoff_len {config.cutoff_len}, packing {'neat' if config.neat_packing else config.packing}",
         f"schedule        lr {config.learning_rate:g} {config.lr_scheduler_type}, "
         + (f"max_steps {config.max_steps}" if config.max_steps > 0 else f"{config.num_train_epochs:g} epochs"),
+        f"attention       {attention_layout(config)}",
         f"resolved        flash_attn {config.flash_attn}, padding_free {config.padding_free}, precision "
         f"{precision_name(config)}, gradient checkpointing {not config.disable_gradient_checkpointing}"
         + (f", lora_alpha {config.lora_alpha}" if config.finetuning_type == "lora" else ""),

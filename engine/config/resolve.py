@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .schema import TrainConfig
 
 ATTENTION = {"disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2", "fa3": "flash_attention_3"}
+SEGMENT_SDPA = "sdpa_segments"  # the name engine.models.segment_attention registers
 FLASH_PACKAGES = {"fa2": "flash_attn", "fa3": "flash_attn_interface"}
 RESOLVED_KEYS = ("flash_attn", "packing", "padding_free", "bf16", "fp16", "disable_gradient_checkpointing",
                  "lora_alpha")
@@ -68,8 +69,11 @@ def attention_kernel(config: TrainConfig, hardware: Hardware) -> str:
 
 def attn_implementation(config: TrainConfig, hardware: Hardware | None = None) -> str:
     """transformers' `attn_implementation` for the config's kernel (detecting the hardware only when needed);
-    ConfigError when fa2/fa3 cannot run here."""
+    ConfigError when fa2/fa3 cannot run here. SDPA under padding-free batches runs per example
+    (`sdpa_segments`, engine.models.segment_attention), never across the whole row."""
     if config.flash_attn in ("disabled", "sdpa"):
+        if config.flash_attn == "sdpa" and config.padding_free:
+            return SEGMENT_SDPA
         return ATTENTION[config.flash_attn]
     hardware = hardware or Hardware.detect()
     choice = attention_kernel(config, hardware)
@@ -77,6 +81,17 @@ def attn_implementation(config: TrainConfig, hardware: Hardware | None = None) -
         raise ConfigError(f"flash_attn: {choice} needs a CUDA GPU and the '{FLASH_PACKAGES[choice]}' package — "
                           "install it, or set flash_attn: sdpa")
     return ATTENTION[choice]
+
+
+def attention_layout(config: TrainConfig) -> str:
+    """How a resolved config lays a batch out for attention, in words (for --dry-run and the journal)."""
+    if packing(config):
+        return "packed rows" + (", attention inside each example" if config.neat_packing else "")
+    if not config.padding_free:
+        return "padded rows"
+    kernel = {"fa2": "flash-attention varlen", "fa3": "flash-attention 3 varlen", "sdpa": "SDPA per example",
+              "disabled": "eager, block-diagonal mask"}.get(config.flash_attn, config.flash_attn)
+    return f"padding-free ({kernel})"
 
 
 def packing(config: TrainConfig) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,12 @@ class Collator:
         batch["position_ids"] = _pad([f["position_ids"] for f in features], longest, 0)
         if self.attn_implementation.startswith("flash_attention"):
             return batch  # flash attention finds the examples from the restarting position_ids
+        if self.attn_implementation == resolve.SEGMENT_SDPA and len(features) == 1:
+            bounds = torch.tensor([0, *itertools.accumulate(features[0]["seq_lens"])], dtype=torch.int32)
+            longest_example = max(features[0]["seq_lens"])
+            batch.update(cu_seq_lens_q=bounds, cu_seq_lens_k=bounds, max_length_q=longest_example,
+                         max_length_k=longest_example)
+            return batch  # SDPA runs on each example (engine.models.segment_attention): no mask needed
         mask = block_causal_mask([f["seq_lens"] for f in features], longest)
         if self.attn_implementation == "eager":  # eager attention adds the mask to the scores
             mask = torch.zeros(mask.shape, dtype=torch.float32).masked_fill(~mask, torch.finfo(torch.float32).min)

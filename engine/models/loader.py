@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..config import ConfigError, TrainConfig
-from ..config.resolve import attn_implementation
+from ..config.resolve import SEGMENT_SDPA, attn_implementation
 from ..rundir import cache_home
 from .source import ModelSource, resolve_model_source
 
@@ -128,10 +128,14 @@ def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:
 
         require_unsloth(config)
         return load_with_unsloth(config, folder, compute_dtype(config))
+    attention = attn_implementation(config)
+    if attention == SEGMENT_SDPA:
+        from . import segment_attention
+
+        segment_attention.register()
     kwargs = dict(
         revision=config.model_revision, cache_dir=config.cache_dir, token=config.hf_hub_token,
-        trust_remote_code=config.trust_remote_code, dtype=compute_dtype(config),
-        attn_implementation=attn_implementation(config),
+        trust_remote_code=config.trust_remote_code, dtype=compute_dtype(config), attn_implementation=attention,
     )
     if (quant := quantization_config(config)) is not None:
         kwargs["quantization_config"] = quant

@@ -141,7 +141,7 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
 def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter | NullEvents,
            echo: Echo | None, args: Any, stop: GracefulStop) -> dict[str, Any]:
     from ..models import count_parameters, load_tokenizer
-    from ..config.resolve import attn_implementation
+    from ..config.resolve import attention_layout, attn_implementation
     from ..models.loader import compute_dtype
     from ..stages import stage_module
     from transformers import PrinterCallback, set_seed
@@ -191,7 +191,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     plan = {
         "finetuning_type": config.finetuning_type, "dataset": config.dataset, "trainable_params": trainable,
         "total_params": total, "dtype": str(compute_dtype(config)).replace("torch.", ""),
-        "attn": attn_implementation(config), "gradient_checkpointing": gradient_checkpointing,
+        "attn": attn_implementation(config), "attention_layout": attention_layout(config),
+        "gradient_checkpointing": gradient_checkpointing,
         "device": "cuda" if torch.cuda.is_available() and not config.use_cpu else "cpu",
         "batch_size": config.per_device_train_batch_size,
         "gradient_accumulation_steps": config.gradient_accumulation_steps,

@@ -24,8 +24,12 @@ def loss_and_grad(model, batch):
     return out.loss.item(), model.model.layers[0].mlp.up_proj.weight.grad.clone()
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("attn", ["sdpa", "eager", "sdpa_segments"])
 def test_padding_free_equals_padded(tiny_model_dir, attn):
+    if attn == "sdpa_segments":
+        from engine.models import segment_attention
+
+        segment_attention.register()
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attn, dtype=torch.float32)
     config = parse_config({"stage": "sft"})
     padded = make_collator(config.model_copy(update={"padding_free": False}), _Tok(), attn)(FEATURES)
@@ -51,3 +55,15 @@ def test_padding_free_is_on_by_default_on_the_cpu_for_sft_only():
 class _Tok:
     pad_token_id = 0
     eos_token_id = 0
+
+
+def test_sdpa_with_padding_free_runs_per_example_and_says_so():
+    from engine.config.resolve import Hardware, attention_layout, attn_implementation, resolve
+
+    config = resolve(parse_config({"stage": "sft", "flash_attn": "sdpa"}), Hardware())
+    assert config.padding_free and attn_implementation(config) == "sdpa_segments"
+    assert attention_layout(config) == "padding-free (SDPA per example)"
+    flat = make_collator(config, _Tok(), "sdpa_segments")(FEATURES)
+    assert flat["cu_seq_lens_q"].tolist() == [0, 6, 9, 18] and "attention_mask" not in flat
+    padded = resolve(parse_config({"stage": "sft", "flash_attn": "sdpa", "padding_free": False}), Hardware())
+    assert attn_implementation(padded) == "sdpa" and attention_layout(padded) == "padded rows"
