@@ -14,15 +14,17 @@ class GenParams:
     temperature: float = 0.7
     top_p: float = 0.9
     max_new_tokens: int = 512
+    repetition_penalty: float = 1.0
 
     def update(self, data: dict) -> "GenParams":
-        """A copy with the request's temperature, top_p and max_new_tokens applied (validated)."""
+        """A copy with the request's temperature, top_p, max_new_tokens, repetition_penalty applied (validated)."""
         temperature = float(data.get("temperature", self.temperature))
         top_p = float(data.get("top_p", self.top_p))
         max_new = int(data.get("max_new_tokens", self.max_new_tokens))
-        if temperature < 0 or not 0 < top_p <= 1 or max_new < 1:
-            raise ValueError("temperature must be >= 0, top_p in (0, 1], max_new_tokens >= 1")
-        return GenParams(temperature, top_p, max_new)
+        penalty = float(data.get("repetition_penalty", self.repetition_penalty))
+        if temperature < 0 or not 0 < top_p <= 1 or max_new < 1 or penalty <= 0:
+            raise ValueError("temperature must be >= 0, top_p in (0, 1], max_new_tokens >= 1, repetition_penalty > 0")
+        return GenParams(temperature, top_p, max_new, penalty)
 
 
 class ChatBackend(Protocol):
@@ -38,6 +40,10 @@ class ChatBackend(Protocol):
 
     def close(self) -> None:
         """Free the model."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` is (for the tokens/s of an answer)."""
         ...
 
 

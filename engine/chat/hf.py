@@ -31,6 +31,7 @@ class TransformersBackend:
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, template: Template,
                  label: str = ""):
         self.model = label or str(getattr(model, "name_or_path", "model"))
+        self.device = f"{model.device} {str(model.dtype).removeprefix('torch.')}"
         self._model = model
         self.tokenizer = tokenizer
         self.template = template
@@ -48,6 +49,8 @@ class TransformersBackend:
         halt = threading.Event()
         sampling = dict(do_sample=True, temperature=params.temperature, top_p=params.top_p) \
             if params.temperature > 0 else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if params.repetition_penalty != 1.0:
+            sampling["repetition_penalty"] = params.repetition_penalty
         kwargs = dict(**inputs, max_new_tokens=params.max_new_tokens, streamer=streamer,
                       eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id or self.stop_ids[0],
                       stopping_criteria=StoppingCriteriaList([_EventStop(stop), _EventStop(halt)]), **sampling)
@@ -72,6 +75,9 @@ class TransformersBackend:
 
     def close(self) -> None:
         """Nothing to free beyond what the garbage collector does."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False)) if text else 0
 
     def _generate(self, kwargs: dict, streamer: TextIteratorStreamer) -> None:
         try:

@@ -41,12 +41,13 @@ def uses_llama_cpp(config: TrainConfig) -> bool:
             and resolve_model_source(config).is_gguf and importlib.util.find_spec("llama_cpp") is not None)
 
 
-def open_backend(config: TrainConfig) -> ChatBackend:
-    """Load the model behind a chat config into the backend that suits it."""
+def open_backend(config: TrainConfig, device: str = "auto") -> ChatBackend:
+    """Load the model behind a chat config into the backend that suits it, on `device` (auto: a free GPU)."""
     if uses_llama_cpp(config):
         from ..data.chat_formats import FORMATS
         from ..data.templates import format_jinja
         from ..models.source import resolve_model_source
+        from .device import llama_cpp_gpu_layers
         from .llamacpp import LlamaCppBackend
 
         fmt = FORMATS.get(config.template or "")
@@ -55,13 +56,21 @@ def open_backend(config: TrainConfig) -> ChatBackend:
                                stop_words=list(fmt.stop_words) if fmt else None,
                                default_system=config.default_system,
                                note=f"template '{config.template}' is not one lmf-tui knows: using the GGUF's own "
-                                    "chat template" if config.template and not fmt else "")
+                                    "chat template" if config.template and not fmt else "",
+                               n_gpu_layers=llama_cpp_gpu_layers(device))
     from ..data.templates import get_template
     from ..models import load_model, load_tokenizer
     from .hf import TransformersBackend
 
+    from .device import choose_device, local_facts
+
+    place = choose_device(device, local_facts(), config.infer_dtype)
+    if not (config.bf16 or config.fp16 or config.pure_bf16):
+        config = config.model_copy(update={"infer_dtype": place.dtype})
     tokenizer = load_tokenizer(config)
     template = get_template(config, tokenizer)
     model = load_model(config, for_training=False)
+    if config.quantization_bit is None and str(model.device) != place.device:
+        model = model.to(place.device)
     label = config.model_name_or_path + (f" + {config.adapter_name_or_path}" if config.adapter_name_or_path else "")
     return TransformersBackend(model, tokenizer, template, label=label)

@@ -23,7 +23,7 @@ def serve_jsonl(backend: ChatBackend, params: GenParams, stdin: TextIO, stdout: 
             write(stdout, type, **fields)
 
     send("ready", backend=backend.name, model=backend.model, system=backend.default_system,
-         note=getattr(backend, "note", ""))
+         note=getattr(backend, "note", ""), device=getattr(backend, "device", ""))
     answer: Answer | None = None
     for line in stdin:
         if not line.strip():

@@ -45,6 +45,9 @@ class Answer:
                      "text": "".join(pieces), "pieces": len(pieces)})
             return
         reason = "stopped" if self.stop_event.is_set() else "end"
+        seconds = time.monotonic() - started
+        text = "".join(pieces)
+        tokens = backend.count_tokens(text) if hasattr(backend, "count_tokens") else len(pieces)
         self.finished.set()
-        on_done({"reason": reason, "text": "".join(pieces), "pieces": len(pieces),
-                 "seconds": round(time.monotonic() - started, 2)})
+        on_done({"reason": reason, "text": text, "pieces": len(pieces), "seconds": round(seconds, 2),
+                 "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else 0.0})

@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-new-tokens", type=int, help="longest answer in tokens (default: the config's)")
     p.add_argument("--temperature", type=float, help="sampling temperature, 0 = greedy (default: the config's)")
     p.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the config's)")
+    p.add_argument("--repetition-penalty", type=float, help="penalty on repeated tokens, 1 = none (default: the config's)")
+    p.add_argument("--device", default="auto", metavar="DEVICE",
+                   help="auto (the freest GPU in bf16/fp16, else the CPU), cpu, cuda, cuda:N or mps")
     p.add_argument("--jsonl", action="store_true",
                    help='serve JSON lines: read {"messages": [...]} or {"cmd": "stop"}, '
                         'write {"type": "token"} and {"type": "done"}')
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = chat_config(args.source, args.overrides)
         params = GenParams(config.temperature if config.do_sample else 0.0, config.top_p,
-                           config.max_new_tokens).update(_flags(args))
+                           config.max_new_tokens, config.repetition_penalty).update(_flags(args))
     except ConfigError as exc:
         return _startup_failed(args, str(exc))
     except ValueError as exc:
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from engine.chat.open import open_backend
 
-        backend = open_backend(config)
+        backend = open_backend(config, device=args.device)
     except ConfigError as exc:
         return _startup_failed(args, str(exc))
     except Exception as exc:  # a model that cannot load: one line, not a traceback
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _flags(args: argparse.Namespace) -> dict:
-    pairs = {"temperature": args.temperature, "top_p": args.top_p, "max_new_tokens": args.max_new_tokens}
+    pairs = {"temperature": args.temperature, "top_p": args.top_p, "max_new_tokens": args.max_new_tokens,
+             "repetition_penalty": args.repetition_penalty}
     return {k: v for k, v in pairs.items() if v is not None}
 
 

@@ -161,6 +161,7 @@ class ChatScreen(AreaScreen):
         self.source = list(source) if source else None
         self.compare = list(compare) if compare else None
         self.sampling = (temperature, top_p, max_new_tokens)
+        self.speed = ""  # tokens and tokens/s of the last answer, for the status line
         self.side_by_side = False
 
     def compose_body(self) -> ComposeResult:
@@ -256,10 +257,13 @@ class ChatScreen(AreaScreen):
             pane.on_token(record["text"])
         elif kind == "done":
             pane.on_done(record)
+            if record.get("tokens_per_s"):
+                self.speed = f"{record.get('tokens', 0)} tokens, {record['tokens_per_s']:.1f} tokens/s"
             self._unlock_when_idle()
         elif kind == "ready":
             pane.ready = True
-            pane.query_one(Label).update(f"{pane.title}: {record.get('model')} ({record.get('backend')})")
+            where = f", {record['device']}" if record.get("device") else ""
+            pane.query_one(Label).update(f"{pane.title}: {record.get('model')} ({record.get('backend')}{where})")
             if record.get("system") and not self.query_one("#chat-system", Input).value:
                 self.query_one("#chat-system", Input).value = record["system"]
             if record.get("note"):
@@ -283,7 +287,8 @@ class ChatScreen(AreaScreen):
             prompt = self.query_one("#chat-prompt", Input)
             prompt.disabled = False
             prompt.focus()
-            self._status("ready" + (" · side by side" if self.side_by_side else ""))
+            self._status("ready" + (" · side by side" if self.side_by_side else "")
+                         + (f" · last answer {self.speed}" if self.speed else ""))
 
     def _status(self, text: str) -> None:
         self.query_one("#chat-status", Static).update(text)

@@ -53,6 +53,15 @@ def test_transformers_backend_streams_and_stops_at_the_stop_token(hf_backend, st
     assert "<|im_end|>" not in "".join(pieces)
 
 
+def test_repetition_penalty_changes_the_greedy_answer(hf_backend, stopper):
+    plain = "".join(_answer(hf_backend))
+    penalised = "".join(hf_backend.stream([{"role": "user", "content": PROMPT}],
+                                          GenParams(0.0, 1.0, 40, repetition_penalty=50.0), threading.Event()))
+    assert plain == stopper[1] and penalised != plain
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        GenParams().update({"repetition_penalty": 0})
+
+
 def test_transformers_backend_respects_max_new_tokens_and_stop_event(hf_backend):
     short = "".join(_answer(hf_backend, max_new_tokens=2))
     assert short and len(short) < len("".join(_answer(hf_backend)))
@@ -126,6 +135,8 @@ def test_jsonl_server_streams_tokens_then_done_and_stops_on_request(stopper):
             tokens.append(record["text"])
             record = chat.read()
         assert record["type"] == "done" and record["reason"] == "end" and "".join(tokens) == stopper[1] == record["text"]
+        assert record["tokens"] >= 2 and record["tokens_per_s"] > 0, "the status line's tokens/s"
+        assert ready["device"] == "cpu float32"
         chat.ask([{"role": "user", "content": "Tell me a long story."}], temperature=1.0, top_p=1,
                  max_new_tokens=5000)
         first = chat.read()
