@@ -9,7 +9,9 @@ The model of memory (GB = 2**30 bytes):
 - optimizer: AdamW 8 B per trainable param, 8-bit AdamW 2 B, SGD and Adafactor ~0 (paged is counted in full);
   GaLore/APOLLO, BAdam, Adam-mini and Muon as `engine.sizing.optimizers` models them.
 - activations: with gradient checkpointing every layer keeps only its input and one layer is recomputed
-  in full; without it every layer keeps all its saved tensors. Eager attention adds the seq² score matrix.
+  in full; without it every layer keeps all its saved tensors. Eager attention adds the seq² score matrix
+  (for a padding-free batch, the square of all its tokens); SDPA and flash attention keep no scores (SDPA
+  runs per example under padding-free batches).
 - logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
 - several GPUs divide memory as the strategy says (engine.distributed.strategy): DDP and ZeRO-0 replicate
   everything; ZeRO-1 divides the optimizer state; ZeRO-2 also the gradients and fp32 master weights;
@@ -155,8 +157,10 @@ def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute:
     elif config.finetuning_type == "oft":
         per_token += sum(lin.in_features * lin.count for lin in target_linears(p, config.oft_target)) / s.num_layers
     layer = tokens * per_token * compute
-    if config.flash_attn == "disabled":  # eager attention keeps the seq² softmax in fp32 and its 16-bit copy
-        layer += rows * s.num_heads * config.cutoff_len**2 * (4 + compute)
+    if config.flash_attn == "disabled":  # eager attention keeps the seq² softmax in fp32 and its 16-bit copy;
+        # a padding-free batch is one row of every example's tokens under a block-diagonal mask
+        squares = tokens**2 if resolve.padding_free(config, "eager", device == "cuda") else rows * config.cutoff_len**2
+        layer += s.num_heads * squares * (4 + compute)
     outside = 3 * tokens * h * compute  # embedding output, final norm in/out
     if gradient_checkpointing(config, device):
         return s.num_layers * tokens * h * compute + layer + outside

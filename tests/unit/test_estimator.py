@@ -166,3 +166,18 @@ def test_measured_peak_is_rss_without_cuda_and_cuda_peak_with_it(monkeypatch):
     assert measured_peak_gb() == 3.0
     cuda.is_initialized = lambda: False  # torch imported but CUDA never used: the process RSS
     assert measured_peak_gb() == pytest.approx(rss, abs=0.01)
+
+
+def test_eager_attention_scores_follow_the_batch_layout():
+    """Eager attention keeps the scores: per row when padded, the square of all tokens when padding-free;
+    SDPA (per example under padding-free) keeps none."""
+    p = count_params(TINY)
+    base = dict(finetuning_type="full", per_device_train_batch_size=4, cutoff_len=16, use_cpu=True)
+    padded = TrainConfig(flash_attn="disabled", padding_free=False, **base)
+    flat = TrainConfig(flash_attn="disabled", padding_free=True, **base)
+    sdpa = TrainConfig(flash_attn="sdpa", padding_free=True, **base)
+    heads, layers, fp32 = 4, 2, 4
+    scores_padded = layers * heads * 4 * 16**2 * (4 + fp32)
+    scores_flat = layers * heads * (4 * 16) ** 2 * (4 + fp32)
+    assert activation_bytes(padded, TINY, p, fp32, "cpu") - activation_bytes(sdpa, TINY, p, fp32, "cpu") == scores_padded
+    assert activation_bytes(flat, TINY, p, fp32, "cpu") - activation_bytes(sdpa, TINY, p, fp32, "cpu") == scores_flat
