@@ -174,6 +174,12 @@ def strategy_problems(config: TrainConfig) -> list[Problem]:
             if int(settings.get("version", 2)) != 2:
                 problems.append(Problem(("fsdp_config",), "only FSDP2 is run (fsdp_version 1 is deprecated)",
                                         "set fsdp_version: 2"))
+    if config.predict_with_generate and strategy.name.startswith(("zero3", "fsdp")):
+        key = "deepspeed" if strategy.name.startswith("zero3") else "fsdp"
+        problems.append(Problem(("predict_with_generate", key), f"generation needs whole weights, {strategy.name} "
+                                "shards them (as in LLaMA-Factory)",
+                                "predict in a run of its own without it: do_train: false, adapter_name_or_path: "
+                                "the trained run"))
     if strategy.name.startswith("zero3") and config.quantization_bit == 8:
         problems.append(Problem(("deepspeed", "quantization_bit"), "ZeRO-3 cannot shard 8-bit bitsandbytes weights",
                                 "use quantization_bit: 4, or deepspeed: z2"))

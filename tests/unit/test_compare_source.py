@@ -55,3 +55,19 @@ def test_what_cannot_be_compared(tmp_path, case, words):
         source.write_text(yaml.safe_dump({"model_name_or_path": "tiny-model"}))
     with pytest.raises(ConfigError, match=words):
         comparison(str(source))
+
+
+def test_generation_is_refused_where_the_weights_are_sharded(tmp_path):
+    import json
+
+    from engine.config import check_config, parse_config
+
+    z3 = tmp_path / "ds_z3.json"
+    z3.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    base = dict(model_name_or_path="m", stage="sft", do_train=True, dataset="d", eval_dataset="e", do_predict=True,
+                predict_with_generate=True, output_dir=str(tmp_path / "o"))
+    for sharding, key in (({"deepspeed": str(z3)}, "deepspeed"), ({"fsdp": True}, "fsdp")):
+        with pytest.raises(ConfigError) as err:
+            parse_config({**base, **sharding})
+        assert any(p.fields == ("predict_with_generate", key) for p in err.value.problems), err.value.problems
+    assert not [p for p in check_config(parse_config(base), "any") if "predict_with_generate" in p.fields]
