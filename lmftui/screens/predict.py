@@ -82,7 +82,7 @@ class PredictScreen(AreaScreen):
         source = self.source or self._watched_run()
         if source:
             self.query_one("#predict-source", Input).value = source
-        self._columns()
+        self._fill_table()
 
     def _watched_run(self) -> str:
         run = getattr(self.app, "watched_run", None)
@@ -189,21 +189,29 @@ class PredictScreen(AreaScreen):
         self.query_one("#predict-metrics", DataTable).clear()
         self.query_one("#predict-detail", Static).update("")
 
-    def _columns(self) -> None:
+    def _fill_table(self) -> None:
+        """The rows table from the screen's state, its four text columns sharing the width."""
         table = self.query_one("#predict-table", DataTable)
+        cursor = table.cursor_row
         table.clear(columns=True)
         width = max(8, (self.size.width - 9) // 4 - 2) if self.size.width else 20  # 4 columns fit beside #
         table.add_column("#", key="index", width=3)
         for key in ("prompt", "label", *MODELS):
             table.add_column(key, key=key, width=width)
+        for i, row in enumerate(self.rows):
+            answers = [_one_line(self.answers[m][i]) if i in self.answers[m] else "…" for m in MODELS]
+            table.add_row(str(i + 1), _one_line(row["prompt"]), _one_line(row["label"]), *answers, key=str(i))
+        if self.rows:
+            table.move_cursor(row=min(max(cursor, 0), len(self.rows) - 1))
+
+    def on_resize(self) -> None:
+        self._fill_table()
 
     def _show_rows(self, record: dict[str, Any]) -> None:
         self.rows = [{"prompt": str(r.get("prompt", "")), "label": str(r.get("label", ""))}
                      for r in record.get("rows") or []]
-        self._columns()
+        self._fill_table()
         table = self.query_one("#predict-table", DataTable)
-        for i, row in enumerate(self.rows):
-            table.add_row(str(i + 1), _one_line(row["prompt"]), _one_line(row["label"]), "…", "…", key=str(i))
         table.border_title = f"{len(self.rows)} {record.get('kind', 'rows')}"
         table.border_subtitle = f"base {record.get('base', '')} · tuned {record.get('tuned', '')}"
         self._show_detail()

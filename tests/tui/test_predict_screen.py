@@ -99,3 +99,19 @@ def test_nav_bar_lists_predict_where_it_fits():
     narrow, wide = NavBar._text("home", 80), NavBar._text("predict", 120)
     assert "Predict" not in narrow and len(Text.from_markup(narrow)) == 80
     assert "[reverse] [b]F10[/b] Predict [/reverse]" in wide and len(Text.from_markup(wide)) <= 120
+
+
+async def test_a_resize_keeps_the_answers_and_refits_the_columns():
+    from tests.tui.test_predict_snapshots import lines
+
+    screen = PredictScreen()
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        for record in lines():
+            screen.post_message(PredictScreen.Line(record))
+        await pilot.pause()
+        table = screen.query_one("#predict-table", DataTable)
+        narrow = table.columns["tuned"].width
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        assert table.columns["tuned"].width > narrow
+        assert table.get_cell("1", "tuned") == "The lmf-tui team made me." and len(table.rows) == 4
