@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from engine.config import ConfigError, TrainConfig, check_config
+from engine.config.relevance import optimizer_summary
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -26,6 +27,9 @@ def print_plan(config: TrainConfig) -> int:
     from engine.data.dataset_info import resolve_datasets
     from engine.models.source import resolve_model_source
 
+    from engine.models.llama_pro import check_llama_pro
+
+    check_llama_pro(config)
     source = resolve_model_source(config)
     datasets = resolve_datasets(config)
     eval_sets = resolve_datasets(config, "eval_dataset") if config.eval_dataset else []
@@ -47,6 +51,8 @@ def print_plan(config: TrainConfig) -> int:
         + (f", lora_alpha {config.lora_alpha}" if config.finetuning_type == "lora" else ""),
         f"output_dir      {Path(config.output_dir).resolve()}",
     ]
+    if config.do_train:
+        lines.insert(7, f"optimizer       {optimizer_summary(config.model_dump())}")
     if not config.do_train:  # nothing trains: what is evaluated and how answers are generated instead
         lines[5:7] = [f"no training     {_after_training(config)} with "
                       + (f"adapter {config.adapter_name_or_path}" if config.adapter_name_or_path else "the base model")]

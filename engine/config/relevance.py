@@ -24,3 +24,24 @@ def unused_fields(values: dict[str, Any]) -> set[str]:
     if values.get("use_adam_mini") or values.get("use_muon"):
         hidden.add("optim")
     return hidden
+
+
+def optimizer_summary(values: dict[str, Any]) -> str:
+    """One line naming the optimizer a config trains with and its main settings."""
+    if values.get("use_galore") or values.get("use_apollo"):
+        name = "galore" if values.get("use_galore") else "apollo"
+        field = TrainConfig.model_fields
+        get = lambda key: values.get(f"{name}_{key}", field[f"{name}_{key}"].default)  # noqa: E731
+        return (f"{'GaLore' if name == 'galore' else 'APOLLO'} rank {get('rank')} on {get('target')}, projection "
+                f"every {get('update_interval')} steps" + (", layer-wise" if get("layerwise") else "")
+                + f" ({values.get('optim', 'adamw_torch')})")
+    if values.get("use_badam"):
+        if values.get("badam_mode", "layer") == "ratio":
+            return f"BAdam, ratio {values.get('badam_update_ratio', 0.05)} of every weight"
+        return (f"BAdam, one block at a time ({values.get('badam_switch_mode') or 'ascending'}, "
+                f"every {values.get('badam_switch_interval', 50)} steps)")
+    if values.get("use_adam_mini"):
+        return "Adam-mini"
+    if values.get("use_muon"):
+        return "Muon on 2-D hidden weights, AdamW on the rest"
+    return str(values.get("optim", "adamw_torch"))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-
-from torch import nn
-from transformers import PreTrainedModel
+from typing import TYPE_CHECKING
 
 from ..config import ConfigError, TrainConfig
+
+if TYPE_CHECKING:  # torch-free at import, so the dry run can check the block count
+    from torch import nn
+    from transformers import PreTrainedModel
 
 ZEROED = ("o_proj", "down_proj")
 
@@ -40,6 +42,8 @@ def check_llama_pro(config: TrainConfig) -> None:
 
 def decoder_layers(model: PreTrainedModel) -> nn.ModuleList:
     """The model's list of decoder blocks."""
+    from torch import nn
+
     base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
     layers = getattr(base, "layers", None)
     if not isinstance(layers, nn.ModuleList):
@@ -50,6 +54,8 @@ def decoder_layers(model: PreTrainedModel) -> nn.ModuleList:
 
 def expand_blocks(model: PreTrainedModel, num_expand: int) -> PreTrainedModel:
     """Insert `num_expand` copied blocks with zeroed output projections, in place; returns the model."""
+    from torch import nn
+
     layers = decoder_layers(model)
     count = len(layers)
     if num_expand <= 0 or count % num_expand:

@@ -58,3 +58,29 @@ def test_missing_package_names_the_extra(monkeypatch):
 def test_badam_block_replays_its_ascending_order(every, steps, blocks):
     """BAdam switches after the steps k with (k + 1) % every == 0; a resumed run must land on the same block."""
     assert [badam_block_at(0, s, every, 3, "ascending") for s in steps] == blocks
+
+
+def test_dry_run_checks_llama_pro_blocks_and_names_the_optimizer(tmp_path, capsys):
+    import json
+
+    import yaml
+
+    from engine.commands import main
+    from tests.tiny import write_dataset_dir
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({
+        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 400}))
+    raw = dict(model_name_or_path=str(model), dataset="tiny_identity", dataset_dir=str(write_dataset_dir(tmp_path / "d")),
+               output_dir=str(tmp_path / "out"), do_train=True, finetuning_type="freeze", use_llama_pro=True,
+               freeze_trainable_layers=3)
+    path = tmp_path / "pro.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path), "--dry-run"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "freeze_trainable_layers: 4 layers do not split into 3" in err
+    path.write_text(yaml.safe_dump({**raw, "use_llama_pro": False, "finetuning_type": "full", "use_badam": True}))
+    assert main(["train", str(path), "--dry-run"]) == 0
+    assert "optimizer       BAdam, one block at a time" in capsys.readouterr().out
