@@ -36,7 +36,9 @@ CASES = {
 def run_case(overrides: list[str], out: Path) -> tuple[float, float, float]:
     """(estimate GB, measured peak GB, seconds per step) of one case."""
     cmd = [sys.executable, "-m", "engine", "train", str(CONFIG), f"output_dir={out}", *overrides]
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    result = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode:
+        raise RuntimeError((result.stderr.strip().splitlines() or ["failed"])[-1])
     events = read_events(out)
     start = next(e for e in events if e["type"] == "start")
     done = events[-1]
@@ -54,8 +56,12 @@ def main() -> int:
     rows = ["| case | estimate GB | measured peak GB | estimate / measured | s/step |", "|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="lmf-optim-bench-") as tmp:
         for i, (name, overrides) in enumerate(CASES.items()):
-            estimate, peak, step_s = run_case(args.overrides + overrides, Path(tmp) / f"case{i}")
-            rows.append(f"| {name} | {estimate:.2f} | {peak:.2f} | {estimate / peak:.2f} | {step_s:.1f} |")
+            try:
+                estimate, peak, step_s = run_case(args.overrides + overrides, Path(tmp) / f"case{i}")
+            except RuntimeError as exc:
+                rows.append(f"| {name} | failed: {exc} | | | |")
+            else:
+                rows.append(f"| {name} | {estimate:.2f} | {peak:.2f} | {estimate / peak:.2f} | {step_s:.1f} |")
             print(rows[-1], flush=True)
     table = "\n".join(rows)
     if args.out:

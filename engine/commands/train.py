@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     config = None
     try:
         config = resolve_config(args.config, args.overrides)
-        skip_unused_libraries(config.quantization_bit, config.optim)
+        if not (config.use_galore or config.use_apollo):  # their packages import bitsandbytes
+            skip_unused_libraries(config.quantization_bit, config.optim)
         if args.dry_run:
             print_plan(config)
             return _print_launch(config, args)

@@ -88,3 +88,22 @@ def test_dft_loss_is_the_trained_loss_and_liger_is_noted_on_cpu(tiny_model_dir, 
     assert abs(losses(dft)[0] - first_ce * math.exp(-first_ce)) < 0.5 * first_ce * math.exp(-first_ce)
     notes = [e["message"] for e in read_events(dft) if e["type"] == "warning"]
     assert any(n.startswith("enable_liger_kernel:") and "ignored on the CPU" in n for n in notes), notes
+
+
+@pytest.mark.slow
+def test_galore_runs_from_the_command_line(tiny_model_dir, tiny_data_dir, tmp_path):
+    """The CLI keeps bitsandbytes out of runs that do not need it; galore-torch imports it, so it must stay."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    out = tmp_path / "cli"
+    raw = dict(model_name_or_path=str(tiny_model_dir), dataset="tiny_identity", dataset_dir=str(tiny_data_dir),
+               output_dir=str(out), do_train=True, finetuning_type="full", use_galore=True, galore_rank=8,
+               cutoff_len=64, per_device_train_batch_size=4, max_steps=2, logging_steps=1, report_to="none")
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(raw))
+    result = subprocess.run([sys.executable, "-m", "engine", "train", str(tmp_path / "g.yaml")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_events(out)[-1]["status"] == "done"
