@@ -303,6 +303,9 @@ class TrainConfig(BaseModel):
     top_k: int = field(50, "Generation", "Sample among the top K tokens.", ge=0)
     do_sample: bool = field(True, "Generation", "Sample (false: greedy).")
     repetition_penalty: float = field(1.0, "Generation", "Penalty on repeated tokens.", gt=0)
+    num_beams: int = field(1, "Generation", "Beam search width for do_predict/do_eval generation (chat: 1).", ge=1)
+    length_penalty: float = field(1.0, "Generation", "Beam search: exponent on the length (>1 favours longer).")
+    skip_special_tokens: bool = field(True, "Generation", "Drop special tokens from generated predictions.")
 
     @property
     def ignored_keys(self) -> dict[str, Any]:

@@ -12,11 +12,13 @@ from ..data.templates import Template, stop_token_ids
 
 
 def generation_kwargs(config: TrainConfig, tokenizer: Any, template: Template) -> dict[str, Any]:
-    """`model.generate` arguments: max_new_tokens, repetition_penalty, and sampling (temperature, top_p, top_k)
-    when do_sample is on and temperature above 0, else greedy."""
+    """`model.generate` arguments: max_new_tokens, repetition_penalty, num_beams (length_penalty with beams), and
+    sampling (temperature, top_p, top_k) when do_sample is on and temperature above 0, else greedy."""
     stops = stop_token_ids(tokenizer, template.stop_words)
     kwargs: dict[str, Any] = dict(max_new_tokens=config.max_new_tokens, repetition_penalty=config.repetition_penalty,
-                                  eos_token_id=stops, pad_token_id=pad_id(tokenizer))
+                                  eos_token_id=stops, pad_token_id=pad_id(tokenizer), num_beams=config.num_beams)
+    if config.num_beams > 1:
+        kwargs["length_penalty"] = config.length_penalty
     if config.do_sample and config.temperature > 0:
         kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=config.top_k)
     else:  # None overrides sampling values a model's generation_config may carry
@@ -41,7 +43,7 @@ def left_pad(prompts: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Te
 
 
 def generate_batches(model: Any, tokenizer: Any, prompts: list[list[int]], kwargs: dict[str, Any],
-                     batch_size: int) -> Iterator[list[str]]:
+                     batch_size: int, skip_special_tokens: bool = True) -> Iterator[list[str]]:
     """The answer text of each prompt, one list per batch of `batch_size` prompts, in order."""
     stops = set(kwargs.get("eos_token_id") or [])
     device = next(model.parameters()).device
@@ -53,5 +55,5 @@ def generate_batches(model: Any, tokenizer: Any, prompts: list[list[int]], kwarg
         answers = []
         for row in out[:, ids.shape[1]:].tolist():
             end = next((i for i, token in enumerate(row) if token in stops), len(row))
-            answers.append(tokenizer.decode(row[:end], skip_special_tokens=True).strip())
+            answers.append(tokenizer.decode(row[:end], skip_special_tokens=skip_special_tokens).strip())
         yield answers

@@ -78,7 +78,7 @@ def generate_answers(model: Any, tokenizer: Any, template: Template, config: Tra
     answers: list[str] = []
     t0 = time.monotonic()
     for batch in generate_batches(model, tokenizer, [s.prompt_ids for s in samples], kwargs,
-                                  config.per_device_eval_batch_size):
+                                  config.per_device_eval_batch_size, config.skip_special_tokens):
         answers += batch
         if progress:
             progress(len(answers), len(samples), time.monotonic() - t0)

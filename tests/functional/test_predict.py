@@ -240,18 +240,41 @@ def test_sampling_keys_reach_generate(tiny_model_dir, tiny_data_dir, tmp_path):
                                     "max_new_tokens")} == dict(do_sample=True, temperature=0.5, top_p=0.8, top_k=7,
                                                                repetition_penalty=1.3, max_new_tokens=6)
     assert tokenizer.convert_tokens_to_ids("<|im_end|>") in sampled["eos_token_id"]
+    beams = generation_kwargs(base.model_copy(update=dict(num_beams=3, length_penalty=0.5)), tokenizer, template)
+    assert beams["num_beams"] == 3 and beams["length_penalty"] == 0.5
     for greedy in (dict(do_sample=False), dict(temperature=0.0)):
         kwargs = generation_kwargs(base.model_copy(update=greedy), tokenizer, template)
         assert kwargs["do_sample"] is False and kwargs["temperature"] is None
 
 
 def test_max_new_tokens_bounds_every_answer(tiny_model_dir, tiny_data_dir, tmp_path):
-    def answers(max_new_tokens: int) -> list[str]:
-        out = tmp_path / f"max{max_new_tokens}"
+    def answers(max_new_tokens: int, **over) -> list[str]:
+        out = tmp_path / f"max{max_new_tokens}-{len(over)}"
         run_training(config(tiny_model_dir, tiny_data_dir, out, do_train=False, do_predict=True,
                             predict_with_generate=True, eval_dataset="tiny_identity", max_samples=4,
-                            max_new_tokens=max_new_tokens, do_sample=False))
+                            max_new_tokens=max_new_tokens, do_sample=False, **over))
         return [json.loads(line)["predict"] for line in (out / "generated_predictions.jsonl").read_text().splitlines()]
 
     short, long = answers(2), answers(12)  # greedy: the short answers are where the long ones stop early
     assert all(len(a) <= len(b) for a, b in zip(short, long)) and sum(map(len, short)) < sum(map(len, long))
+    beams = answers(12, num_beams=2)  # beam search runs (and may choose other answers than greedy)
+    assert len(beams) == 4
+
+
+def test_skip_special_tokens_decides_what_the_answer_shows(tiny_model_dir, tiny_data_dir, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.data.templates import get_template
+    from engine.evaluate.generate import generate_batches, generation_kwargs
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    torch.nn.init.zeros_(model.lm_head.weight)  # every logit 0: greedy picks id 0, <|endoftext|>, not a stop token
+    cfg = config(tiny_model_dir, tiny_data_dir, tmp_path / "s", do_train=False, do_predict=True,
+                 predict_with_generate=True, eval_dataset="tiny_identity", max_new_tokens=3, do_sample=False)
+    kwargs = generation_kwargs(cfg, tokenizer, get_template(cfg, tokenizer))
+    prompt = [tokenizer("Hello there")["input_ids"]]
+    assert next(generate_batches(model, tokenizer, prompt, kwargs, 1, skip_special_tokens=False)) == \
+        ["<|endoftext|>" * 3]
+    assert next(generate_batches(model, tokenizer, prompt, kwargs, 1, skip_special_tokens=True)) == [""]
