@@ -6,7 +6,7 @@ import logging
 import re
 
 import torch
-from peft import LoraConfig, OFTConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+from peft import LoraConfig, OFTConfig, PeftModel, get_peft_model
 from transformers import PreTrainedModel
 
 from ..config import ConfigError, TrainConfig, resolve
@@ -31,8 +31,8 @@ def apply_method(model: PreTrainedModel, config: TrainConfig, task_type: str = "
         from .unsloth import unsloth_peft
 
         return unsloth_peft(model, config)
-    if config.quantization_bit:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if config.quantization_bit:  # frozen; embeddings, lm_head and norms stay 16-bit, as in LLaMA-Factory
+        model.requires_grad_(False)
     kind = config.finetuning_type
     if kind == "full":
         model.requires_grad_(True)

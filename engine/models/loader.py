@@ -179,9 +179,9 @@ def _from_folder(folder: str, config: TrainConfig, kwargs: dict[str, Any], for_t
 
 
 def _local_device() -> str | int:
-    if torch.cuda.is_available():
-        return int(os.environ.get("LOCAL_RANK", "0"))
-    return "cpu"
+    from .choices import quantized_device_map
+
+    return quantized_device_map(torch.cuda.is_available(), int(os.environ.get("LOCAL_RANK", "0")))[""]
 
 
 def _first_line(exc: BaseException) -> str:

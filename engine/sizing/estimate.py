@@ -54,6 +54,7 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     strategy: str = "ddp"
     offloaded_gb: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)  # the breakdown in bytes, unrounded
 
     @property
     def strategy_label(self) -> str:
@@ -263,4 +264,5 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
     breakdown = {k: round(v / GB, 3) for k, v in parts.items()}
     return Estimate(peak_gb=round(sum(parts.values()) / GB, 2), breakdown=breakdown,
                     params_b=round(p.total / 1e9, 3), trainable_params=int(trainable), gpus=gpus,
-                    device=device, notes=notes, strategy=strategy, offloaded_gb=round(offloaded / GB, 2))
+                    device=device, notes=notes, strategy=strategy, offloaded_gb=round(offloaded / GB, 2),
+                    parts=parts)
