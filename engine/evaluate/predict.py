@@ -34,8 +34,8 @@ class Sample:
 
 
 def eval_rows(config: TrainConfig) -> list[dict]:
-    """The aligned evaluation rows: eval_dataset, or the val_size share of dataset held out (the same seeded
-    split training makes)."""
+    """The aligned evaluation rows: eval_dataset, or the val_size share of dataset held out by the same seeded
+    split training makes (the same rows unless tokenizing drops some)."""
     from ..data.pipeline import split_validation
     from ..data.rows import load_aligned_rows
 
