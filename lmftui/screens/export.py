@@ -3,16 +3,18 @@ in a subprocess (the app never loads torch) and showing each step as its JSON li
 
 from __future__ import annotations
 
+import importlib.util
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Checkbox, DataTable, Input, RichLog, Static
+from textual.widgets import Checkbox, DataTable, Input, Label, RichLog, Static
 
 from engine.config import ConfigError, atomic_write_text, dump_yaml, parse_config, read_yaml
 from engine.export.pipeline import plan_export
@@ -23,9 +25,17 @@ from .base import AreaScreen
 
 STYLES = Path(__file__).resolve().parent.parent / "styles" / "export.tcss"
 GGUF_CHOICES = ("f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k")
-FIELDS = {"model_name_or_path": "base model: hub id, folder, .gguf", "adapter_name_or_path": "adapter folder(s)",
-          "template": "chat template (empty: the tokenizer's own)", "export_dir": "export folder"}
+FIELDS = {"model_name_or_path": "hub id, folder or .gguf", "adapter_name_or_path": "adapter folder(s), comma-separated",
+          "template": "empty: the tokenizer's own", "export_dir": "where the merged model and GGUF files go"}
+LABELS = {"model_name_or_path": "base model", "adapter_name_or_path": "adapter", "template": "chat template",
+          "export_dir": "export to"}
+DEFAULT_GGUF = "q4_k_m"  # ticked when llama-cpp-python is installed and the config names no GGUF type
 SAVED_CONFIG = "export_config.yaml"
+
+
+def default_gguf() -> set[str]:
+    """The GGUF types ticked for a config that names none: q4_k_m where llama-cpp-python can write it."""
+    return {DEFAULT_GGUF} if importlib.util.find_spec("llama_cpp") is not None else set()
 
 
 class ExportScreen(AreaScreen):
@@ -55,26 +65,39 @@ class ExportScreen(AreaScreen):
         self.base: dict[str, Any] = {}
         self.proc: ChildProcess | None = None
         self.last_error = ""
+        self.started: dict[str, float] = {}  # running steps and when they started
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(id="export-form"):
-            yield Input(placeholder="export YAML (optional): enter fills the form", id="export-config")
-            for key, hint in FIELDS.items():
-                yield Input(placeholder=hint, id=f"export-{key}", tooltip=key)
-            with Horizontal(id="export-gguf"):
-                yield Static("GGUF:", classes="label")
-                for kind in GGUF_CHOICES:
-                    yield Checkbox(kind, id=f"gguf-{kind}", compact=True)
-                yield Checkbox("Ollama Modelfile", True, id="export-ollama", compact=True)
-        yield DataTable(id="export-steps", cursor_type="none")
-        yield RichLog(id="export-log", wrap=True, markup=False)
+        with VerticalScroll(id="export-body"):
+            with Vertical(id="export-form"):
+                with Horizontal(classes="export-row"):
+                    yield Label("export YAML", classes="export-label")
+                    yield Input(placeholder="optional: enter fills the form from it", id="export-config",
+                                compact=True)
+                for key, hint in FIELDS.items():
+                    with Horizontal(classes="export-row"):
+                        yield Label(LABELS[key], classes="export-label")
+                        yield Input(placeholder=hint, id=f"export-{key}", tooltip=key, compact=True)
+                with Horizontal(classes="export-row", id="export-gguf"):
+                    yield Label("GGUF types", classes="export-label")
+                    for kind in GGUF_CHOICES:
+                        yield Checkbox(kind, id=f"gguf-{kind}", compact=True)
+                with Horizontal(classes="export-row"):
+                    yield Label("Ollama", classes="export-label")
+                    yield Checkbox("write a Modelfile beside the GGUF", True, id="export-ollama", compact=True)
+            yield DataTable(id="export-steps", cursor_type="none")
+            yield RichLog(id="export-log", wrap=True, markup=False)
         yield Static("ctrl+r exports", id="export-status", classes="hint")
 
     def on_mount(self) -> None:
         table = self.query_one("#export-steps", DataTable)
-        table.add_column("step", key="step", width=14)
-        table.add_column("status", key="status", width=8)
+        table.add_column("step", key="step", width=12)
+        table.add_column("status", key="status", width=12)
         table.add_column("details", key="details")
+        self.query_one("#export-form").border_title = "Export"
+        table.border_title = "Steps"
+        self.query_one("#export-log", RichLog).border_title = "Log"
+        self.set_interval(1.0, self._tick_running)
         raw: dict[str, Any] = {}
         if self.config_path:
             self.query_one("#export-config", Input).value = self.config_path
@@ -107,9 +130,30 @@ class ExportScreen(AreaScreen):
         for key in FIELDS:
             self.query_one(f"#export-{key}", Input).value = str(raw.get(key) or "")
         kinds = {str(k).lower() for k in raw.get("export_gguf") or []}
+        if "export_gguf" not in raw:
+            kinds = default_gguf()
         for kind in GGUF_CHOICES:
             self.query_one(f"#gguf-{kind}", Checkbox).value = kind in kinds
         self.query_one("#export-ollama", Checkbox).value = raw.get("export_ollama") is not False
+        self._show_plan()
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _form_changed(self) -> None:
+        self._show_plan()
+
+    def _show_plan(self) -> None:
+        """While no export runs: the steps the form would run, each waiting (or why it cannot run)."""
+        if self.proc is not None and self.proc.alive:
+            return
+        table = self.query_one("#export-steps", DataTable)
+        table.clear()
+        try:
+            steps = plan_export(parse_config(self.form_config(), "export")).steps
+        except ConfigError:
+            return
+        for step in steps:
+            table.add_row(step, "waiting", "", key=step)
 
     def form_config(self) -> dict[str, Any]:
         """The YAML mapping the form describes: the opened config with the form's values over it."""
@@ -147,10 +191,11 @@ class ExportScreen(AreaScreen):
         plan.export_dir.mkdir(parents=True, exist_ok=True)
         yaml_path = atomic_write_text(plan.export_dir / SAVED_CONFIG, dump_yaml(raw))
         self.last_error = ""
+        self.started = {}
         table = self.query_one("#export-steps", DataTable)
         table.clear()
         for step in plan.steps:
-            table.add_row(step, "…", "", key=step)
+            table.add_row(step, "waiting", "", key=step)
         self.query_one("#export-log", RichLog).write(f"$ lmf-tui export {yaml_path} --progress-jsonl")
         self.proc = ChildProcess("export", str(yaml_path), "--progress-jsonl").start()
         threading.Thread(target=self._read_lines, args=(self.proc,), daemon=True).start()
@@ -172,13 +217,16 @@ class ExportScreen(AreaScreen):
         event, step = record["type"], record.get("step", "")
         known = step in table.rows
         if event == "start" and known:
+            self.started[step] = time.monotonic()
             table.update_cell(step, "status", "running")
             table.update_cell(step, "details", record.get("message", ""))
         elif event == "done" and known:
+            self.started.pop(step, None)
             table.update_cell(step, "status", "✓ done")
             table.update_cell(step, "details", f"{record.get('message', '')} ({record.get('seconds', 0)}s)")
         elif event == "error":
             self.last_error = f"{step}: {record.get('message')}"
+            self.started.pop(step, None)
             if known:
                 table.update_cell(step, "status", "✗ failed")
             log.write(f"✗ {step}: {record.get('message')}")
@@ -192,6 +240,13 @@ class ExportScreen(AreaScreen):
                 self._status("export done")
             else:
                 self._status(record["message"] or self.last_error or f"export failed (exit {code})", error=True)
+
+    def _tick_running(self) -> None:
+        """Running steps show their elapsed seconds, so a long merge or quantization visibly moves."""
+        table = self.query_one("#export-steps", DataTable)
+        for step, began in self.started.items():
+            if step in table.rows:
+                table.update_cell(step, "status", f"running {time.monotonic() - began:.0f}s")
 
     def action_cancel(self) -> None:
         if self.proc is not None and self.proc.alive:

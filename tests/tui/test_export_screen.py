@@ -57,3 +57,22 @@ async def test_bad_form_shows_the_error_and_runs_nothing(tmp_path):
         status = screen.query_one("#export-status", Static)
         assert "export_dir: is required" in str(status.render()) and status.has_class("error")
         assert screen.proc is None and not screen.query_one("#export-steps", DataTable).rows
+
+
+async def test_form_is_labelled_ticks_q4_k_m_and_shows_the_plan(tmp_path):
+    (tmp_path / "export.yaml").write_text(yaml.safe_dump({"model_name_or_path": "m", "export_dir": str(tmp_path)}))
+    screen = ExportScreen(str(tmp_path / "export.yaml"))
+    has_llama = importlib.util.find_spec("llama_cpp") is not None
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        labels = [str(label.render()) for label in screen.query(".export-label")]
+        assert labels[:5] == ["export YAML", "base model", "adapter", "chat template", "export to"]
+        assert screen.query_one("#gguf-q4_k_m", Checkbox).value == has_llama
+        assert not any(screen.query_one(f"#gguf-{k}", Checkbox).value for k in ("f16", "q8_0", "q6_k"))
+        table = screen.query_one("#export-steps", DataTable)
+        planned = ["merge", "gguf q4_k_m", "check", "ollama"] if has_llama else ["merge"]
+        assert [str(key.value) for key in table.rows] == planned
+        assert all(str(table.get_cell(step, "status")) == "waiting" for step in planned)
+        screen.query_one("#gguf-f16", Checkbox).value = True
+        await pilot.pause()
+        assert "gguf f16" in [str(key.value) for key in table.rows]

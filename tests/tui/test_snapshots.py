@@ -132,3 +132,11 @@ def test_monitor_light_theme(snap_compare, snap_home: Path) -> None:
     app = make_app(snap_home, attach=FIXED_ROOT / "runs" / "20260101-000000-tiny-sft")
     app.theme = "textual-light"
     assert snap_compare(app, terminal_size=(80, 24), run_before=area("monitor"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_export(snap_compare, snap_home: Path, size, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lmftui.screens.export.default_gguf", lambda: {"q4_k_m"})  # as with llama-cpp-python
+    run = FIXED_ROOT / "runs" / "20260101-000000-tiny-sft"
+    (run / "adapter_config.json").write_text('{"base_model_name_or_path": "tiny-model"}')
+    assert snap_compare(make_app(snap_home, attach=run), terminal_size=size, run_before=area("export"))
