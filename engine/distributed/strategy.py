@@ -180,10 +180,31 @@ def strategy_problems(config: TrainConfig) -> list[Problem]:
                                 "shards them (as in LLaMA-Factory)",
                                 "predict in a run of its own without it: do_train: false, adapter_name_or_path: "
                                 "the trained run"))
+    problems += _optimizer_problems(config, strategy)
     if strategy.name.startswith("zero3") and config.quantization_bit == 8:
         problems.append(Problem(("deepspeed", "quantization_bit"), "ZeRO-3 cannot shard 8-bit bitsandbytes weights",
                                 "use quantization_bit: 4, or deepspeed: z2"))
     return problems
+
+
+def _optimizer_problems(config: TrainConfig, strategy: Strategy) -> list[Problem]:
+    """The memory-efficient optimizers each shard one way only (LLaMA-Factory's rules, plus FSDP)."""
+    key = "deepspeed" if strategy.name.startswith("zero") else "fsdp"
+    sharded = strategy.name.startswith(("zero3", "fsdp"))
+    if (config.use_galore or config.use_apollo) and strategy.name.startswith("fsdp"):
+        return [Problem(("use_galore" if config.use_galore else "use_apollo", "fsdp"),
+                        "GaLore and APOLLO project whole weight matrices; FSDP shards them", "remove fsdp")]
+    if config.use_badam and config.badam_mode == "layer" and strategy.name != "ddp" and not (
+            strategy.name.startswith("zero3")):
+        return [Problem(("use_badam", key), f"layer-wise BAdam runs distributed with DeepSpeed ZeRO-3 only, "
+                        f"not {strategy.name}", "set deepspeed: z3, or train on one GPU")]
+    if config.use_badam and config.badam_mode == "ratio" and strategy.name.startswith("fsdp"):  # deepspeed: rules
+        return [Problem(("badam_mode", key), "ratio-wise BAdam does not run distributed",
+                        "set badam_mode: layer (with deepspeed: z3)")]
+    if config.use_muon and sharded:
+        return [Problem(("use_muon", key), f"Muon orthogonalises whole weight matrices; {strategy.name} shards "
+                        "them", "use deepspeed: z2, or Adam-mini (use_adam_mini) which shards")]
+    return []
 
 
 def device_problem(strategy: Strategy, device: str) -> Problem | None:

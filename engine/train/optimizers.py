@@ -192,9 +192,16 @@ def _adam_mini(model: nn.Module, args: TrainingArguments) -> torch.optim.Optimiz
     cfg = model.config
     return Adam_mini(named_parameters=[(n, p) for n, p in model.named_parameters() if p.requires_grad],
                      lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
-                     weight_decay=args.weight_decay, model_sharding=False, dim=cfg.hidden_size,
+                     weight_decay=args.weight_decay, model_sharding=_sharded(args), dim=cfg.hidden_size,
                      n_heads=cfg.num_attention_heads,
                      n_kv_heads=getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads, verbose=False)
+
+
+def _sharded(args: TrainingArguments) -> bool:
+    """Whether parameters are sharded across ranks (DeepSpeed ZeRO-3 or FSDP), as Adam-mini must know."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    return is_deepspeed_zero3_enabled() or bool(getattr(args, "fsdp", None))
 
 
 def _muon(model: nn.Module, args: TrainingArguments) -> torch.optim.Optimizer:

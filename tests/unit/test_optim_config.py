@@ -84,3 +84,16 @@ def test_dry_run_checks_llama_pro_blocks_and_names_the_optimizer(tmp_path, capsy
     path.write_text(yaml.safe_dump({**raw, "use_llama_pro": False, "finetuning_type": "full", "use_badam": True}))
     assert main(["train", str(path), "--dry-run"]) == 0
     assert "optimizer       BAdam, one block at a time" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("raw,fields", [
+    ({"use_badam": True, "deepspeed": "z2"}, ("use_badam", "deepspeed")),
+    ({"use_muon": True, "deepspeed": "z3"}, ("use_muon", "deepspeed")),
+    ({"use_galore": True, "fsdp": "full_shard auto_wrap"}, ("use_galore", "fsdp")),
+    ({"use_badam": True, "badam_mode": "ratio", "fsdp": "full_shard auto_wrap"}, ("badam_mode", "fsdp")),
+])
+def test_optimizers_refuse_the_sharding_they_cannot_run(raw, fields):
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"finetuning_type": "full", **raw})
+    assert "\n" not in str(exc.value) and str(exc.value).startswith(", ".join(fields)), str(exc.value)
+    parse_config({"finetuning_type": "full", "use_badam": True, "deepspeed": "z3"})  # what BAdam runs with
