@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 GB = 2**30
 SHAPES = ("llama-3-8b", "qwen2.5-1.5b", "llama-3.2-3b")  # most telling first: the 8B presets' claims
+SHARE = {"llama-3-8b": 0.45, "qwen2.5-1.5b": 0.25, "llama-3.2-3b": 0.3}  # of the budget, by model size
 TINY = {
     "tiny-llama": {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                    "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512,
@@ -68,20 +69,21 @@ SKIP = {("llama-3-8b", "full"): "8B full fine-tuning needs ~129 GB for weights, 
 
 
 def plan(dry: bool) -> list[Part]:
-    """The parts in the order they run."""
+    """The parts in the order they run: per shape, lmf-tui and the baseline at the long cutoff for each
+    method first (the ratio and the estimate's error), then the short cutoff, chat, and the candidate defaults."""
     sizes = DRY_SIZES if dry else GPU_SIZES
-    shapes = tuple(TINY) if dry else SHAPES
+    short, long = sizes.seqs
     parts: list[Part] = []
-    for shape in shapes:
+    for shape in (tuple(TINY) if dry else SHAPES):
         for method in ("lora", "qlora", "full"):
-            for seq in sizes.seqs:
-                parts.append(Part(f"{shape}/{method}/{seq}/lmf", "train", shape, method, seq, "lmf"))
-            parts.append(Part(f"{shape}/{method}/{sizes.seqs[1]}/hf", "train", shape, method, sizes.seqs[1], "hf"))
+            parts += [Part(f"{shape}/{method}/{long}/{path}", "train", shape, method, long, path)
+                      for path in ("lmf", "hf")]
+        parts += [Part(f"{shape}/{method}/{short}/lmf", "train", shape, method, short) for method in
+                  ("lora", "qlora", "full")]
         if shape in ("qwen2.5-1.5b", "llama-3-8b", "tiny-llama"):
             parts.append(Part(f"{shape}/chat", "chat", shape))
-        for variant in ("lmf-pf", "lmf-nogc"):  # what lmf-tui's defaults could change to, measured last
-            seq = sizes.seqs[1]
-            parts.append(Part(f"{shape}/lora/{seq}/{variant}", "train", shape, "lora", seq, variant))
+        parts += [Part(f"{shape}/lora/{long}/{path}", "train", shape, "lora", long, path)
+                  for path in ("lmf-pf", "lmf-nogc")]  # what lmf-tui's defaults could change to
     parts.append(Part("llama.cpp/chat", "llamacpp", ""))
     return parts
 
@@ -158,8 +160,9 @@ class NvmlPeak:
             import pynvml
 
             pynvml.nvmlInit()
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(int(os.environ.get("CUDA_VISIBLE_DEVICES", "0")
-                                                                    .split(",")[0] or 0))
+            first = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
+            self._handle = (pynvml.nvmlDeviceGetHandleByUUID(first) if first.startswith(("GPU-", "MIG-"))
+                            else pynvml.nvmlDeviceGetHandleByIndex(int(first or 0)))
             self._nvml = pynvml
         except Exception:  # no NVML (CPU dry run, no driver): the readings stay None
             self._nvml = None
@@ -474,14 +477,15 @@ def run_all(out: Path, work: Path, budget: float, dry: bool, resume: Path | None
                                               "for minutes, with no network there) and the embedded SmolLM2 GGUF "
                                               "(98 MB) is over the 64 MiB that travels"})
     shapes = [s for s in dict.fromkeys(p.shape for p in plan(dry) if p.shape) if not only or s in only]
-    for shape in shapes:
+    for i, shape in enumerate(shapes):
         remaining = deadline - time.time()
         if remaining <= 0:
             break
+        share = SHARE.get(shape, 1) / sum(SHARE.get(s, 1) for s in shapes[i:])  # every shape gets its turn
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", shape, "--out", str(out), "--work",
-               str(work), "--deadline", str(deadline)] + (["--dry"] if dry else [])
+               str(work), "--deadline", str(time.time() + remaining * share)] + (["--dry"] if dry else [])
         try:
-            subprocess.run(cmd, timeout=remaining + 60, check=False)
+            subprocess.run(cmd, timeout=remaining * share + 120, check=False)  # a hung part does not take all
         except subprocess.TimeoutExpired:
             print(f"{shape}: stopped at the time budget", flush=True)
     results = load_results(results_path)
