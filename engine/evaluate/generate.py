@@ -16,7 +16,8 @@ def generation_kwargs(config: TrainConfig, tokenizer: Any, template: Template) -
     sampling (temperature, top_p, top_k) when do_sample is on and temperature above 0, else greedy."""
     stops = stop_token_ids(tokenizer, template.stop_words)
     kwargs: dict[str, Any] = dict(max_new_tokens=config.max_new_tokens, repetition_penalty=config.repetition_penalty,
-                                  eos_token_id=stops, pad_token_id=pad_id(tokenizer), num_beams=config.num_beams)
+                                  eos_token_id=stops, pad_token_id=pad_id(tokenizer), num_beams=config.num_beams,
+                                  use_cache=True)  # a model just trained with gradient checkpointing has it off
     if config.num_beams > 1:
         kwargs["length_penalty"] = config.length_penalty
     if config.do_sample and config.temperature > 0:

@@ -240,6 +240,7 @@ def test_sampling_keys_reach_generate(tiny_model_dir, tiny_data_dir, tmp_path):
                                     "max_new_tokens")} == dict(do_sample=True, temperature=0.5, top_p=0.8, top_k=7,
                                                                repetition_penalty=1.3, max_new_tokens=6)
     assert tokenizer.convert_tokens_to_ids("<|im_end|>") in sampled["eos_token_id"]
+    assert sampled["use_cache"] is True  # also after training with gradient checkpointing, which turns it off
     beams = generation_kwargs(base.model_copy(update=dict(num_beams=3, length_penalty=0.5)), tokenizer, template)
     assert beams["num_beams"] == 3 and beams["length_penalty"] == 0.5
     for greedy in (dict(do_sample=False), dict(temperature=0.0)):
