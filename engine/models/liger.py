@@ -27,6 +27,13 @@ def liger_note(config: TrainConfig) -> str | None:
     if importlib.util.find_spec("liger_kernel") is None:
         raise ConfigError(f"enable_liger_kernel: needs the liger-kernel package — run `pip install '{EXTRA}'`, "
                           "or turn it off")
+    from liger_kernel.transformers.monkey_patch import MODEL_TYPE_TO_APPLY_LIGER_FN
+
+    from ..sizing import read_model_shape
+
+    model_type = read_model_shape(config.model_name_or_path, config.gguf_file).model_type
+    if model_type not in MODEL_TYPE_TO_APPLY_LIGER_FN:
+        return f"enable_liger_kernel: Liger has no kernels for model type '{model_type}'; ignored"
     return None
 
 

@@ -97,3 +97,20 @@ def test_optimizers_refuse_the_sharding_they_cannot_run(raw, fields):
         parse_config({"finetuning_type": "full", **raw})
     assert "\n" not in str(exc.value) and str(exc.value).startswith(", ".join(fields)), str(exc.value)
     parse_config({"finetuning_type": "full", "use_badam": True, "deepspeed": "z3"})  # what BAdam runs with
+
+
+def test_liger_is_noted_on_the_cpu_and_names_its_extra_on_cuda(monkeypatch):
+    import torch
+
+    from engine.models.liger import liger_note
+
+    config = parse_config({"enable_liger_kernel": True, "model_name_or_path": "m"})
+    assert liger_note(config.model_copy(update={"use_cpu": True})).endswith("ignored on the CPU")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "liger_kernel" else real(name, *a))
+    with pytest.raises(ConfigError) as exc:
+        liger_note(config)
+    assert "lmf-tui[liger]" in str(exc.value) and "\n" not in str(exc.value)
+    assert liger_note(parse_config({})) is None
