@@ -27,6 +27,7 @@ def print_plan(config: TrainConfig) -> int:
     from engine.data.dataset_info import resolve_datasets
     from engine.models.source import resolve_model_source
 
+    from engine.data.templates import template_summary
     from engine.models.llama_pro import check_llama_pro
 
     check_llama_pro(config)
@@ -45,6 +46,7 @@ def print_plan(config: TrainConfig) -> int:
         f"cutoff_len {config.cutoff_len}, packing {'neat' if config.neat_packing else config.packing}",
         f"schedule        lr {config.learning_rate:g} {config.lr_scheduler_type}, "
         + (f"max_steps {config.max_steps}" if config.max_steps > 0 else f"{config.num_train_epochs:g} epochs"),
+        f"template        {template_summary(config.template)}",
         f"attention       {attention_layout(config)}",
         f"resolved        flash_attn {config.flash_attn}, padding_free {config.padding_free}, precision "
         f"{precision_name(config)}, gradient checkpointing {not config.disable_gradient_checkpointing}"

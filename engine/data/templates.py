@@ -403,6 +403,17 @@ def get_template(config: TrainConfig, tokenizer: Any) -> Template:
     return own_template(config, tokenizer, note)
 
 
+def template_summary(name: str | None) -> str:
+    """One line for a dry run: which chat template the name gives, without loading the tokenizer."""
+    if not name:
+        return "the tokenizer's own chat template"
+    if name not in FORMATS:
+        return f"{name} is not one lmf-tui knows: the tokenizer's own chat template"
+    fmt = FORMATS[name]
+    stops = ", ".join(fmt.stop_words) or "eos"
+    return f"{name} (LLaMA-Factory's layout; stops at {stops}" + (", thinking" if fmt.reasoning else "") + ")"
+
+
 def own_template(config: TrainConfig, tokenizer: Any, note: str = "") -> JinjaTemplate:
     """The tokenizer's own Jinja chat template; a one-line error when it has none."""
     specials = {k: v for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)}

@@ -353,3 +353,15 @@ def test_templates_that_rewrite_earlier_turns_still_mark_answers():
     pairs = tpl.encode_turns(tok, CHAT)
     assert [tok.decode(a) for _, a in pairs] == ["It is 2.<|im_end|>", "<think>\n\n</think>\n\n5<|im_end|>\n"]
     assert [i for p, a in pairs for i in p + a] == tok.apply_chat_template(CHAT, tokenize=True, return_dict=False)
+
+
+def test_dry_run_names_the_template_it_will_use(tiny_model_dir, tiny_data_dir, tmp_path, capsys):
+    from lmftui.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"model_name_or_path: {tiny_model_dir}\ndo_train: true\ndataset: tiny_identity\n"
+                    f"dataset_dir: {tiny_data_dir}\noutput_dir: {tmp_path / 'out'}\ntemplate: qwen3\n")
+    assert main(["train", str(path), "--dry-run"]) == 0
+    assert "template        qwen3 (LLaMA-Factory's layout; stops at <|im_end|>, thinking)" in capsys.readouterr().out
+    assert main(["train", str(path), "--dry-run", "template=moss_vl"]) == 0
+    assert "template        moss_vl is not one lmf-tui knows: the tokenizer's own" in capsys.readouterr().out
