@@ -65,7 +65,10 @@ def sshd(tmp_path_factory):
 
 
 @pytest.fixture
-def ssh_env(sshd, monkeypatch):
-    """The test sshd's client config (aliases, known_hosts) for every ssh that lmf-tui runs."""
+def ssh_env(sshd, monkeypatch, tmp_path):
+    """The test sshd's client config (aliases, known_hosts) for every ssh that lmf-tui runs, and a home of
+    this test's own (its saved hosts and remote-run records end with it)."""
     monkeypatch.setenv("LMF_TUI_SSH_CONFIG", str(sshd.config))
+    monkeypatch.setenv("LMF_TUI_HOME", str(tmp_path / "lmf-home"))
+    monkeypatch.setenv("LMF_TUI_RUNS", str(tmp_path / "lmf-home" / "runs"))
     return sshd

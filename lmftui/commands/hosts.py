@@ -119,7 +119,9 @@ def _check(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     hosts = load_hosts()
-    get_host(args.name)
+    from ..hosts.ssh import SshClient
+
+    SshClient(get_host(args.name)).disconnect()  # its shared connection, if one is open
     del hosts[args.name]
     save_hosts(hosts)
     print(f"removed host {args.name} (nothing on it was touched)")

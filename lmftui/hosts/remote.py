@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ class SshHost:
         self.name = spec.name
         self.ssh = SshClient(spec)
         self._facts: HostFacts | None = None
+        self.last_plan: ShipPlan | None = None  # what the last prepare() sent (its paths undo a pull)
 
     @property
     def python(self) -> str:
@@ -92,21 +94,20 @@ class SshHost:
         """Run `lmf-tui export` there on the host's GPU (its output streamed here); the export folder there."""
         remote_config = self.prepare(config, purpose="export")
         argv = self.ssh.argv([self.python, "-m", "lmftui.cli", "export", remote_config])
-        import subprocess
 
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=None if progress else subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=6 * 3600)
         if proc.returncode == 255:
             raise HostError(self.ssh.explain(proc.stderr))
         if proc.returncode != 0:
-            raise HostError(f"{self.name}: export failed there: {(proc.stderr or '').strip().splitlines()[-1:] or '?'}")
+            lines = (proc.stderr or "").strip().splitlines()
+            raise HostError(f"{self.name}: export failed there: {lines[-1] if lines else f'exit code {proc.returncode}'}")
         return self.last_plan.updates["export_dir"]
 
     def write_text(self, path: str, text: str) -> None:
         """Write a small text file there, atomically (through stdin: no temporary local file)."""
         script = 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"'
         argv = self.ssh.argv(["sh", "-c", script, "sh", path])
-        import subprocess
 
         proc = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=60)
         if proc.returncode == 255:

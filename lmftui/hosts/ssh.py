@@ -7,6 +7,7 @@ with `accept-new` semantics: a first connection adds the key, a changed key stop
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -197,8 +198,6 @@ class SshClient:
                        show_output=progress)
             return
         names = self.run(["ls", "-A", remote_path]).stdout.split("\n")
-        import fnmatch
-
         keep = [n for n in names if n and not any(fnmatch.fnmatch(n, pat) for pat in exclude or [])]
         if keep:
             self._copy(["scp", "-r", "-q", *self._scp_options(),

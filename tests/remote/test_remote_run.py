@@ -15,7 +15,9 @@ from lmftui.hosts.store import get_host
 from tests.remote.helpers import cli, tiny_config, wait_for
 
 
-def test_remote_run_survives_a_dropped_link_then_pull_and_chat(ssh_env, tiny_model_dir, tiny_data_dir, tmp_path):
+def test_remote_run_survives_a_dropped_link_then_pull_and_chat(ssh_env, tiny_model_dir, tiny_data_dir, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_e2e_secret_value")  # travels in the run's environment, never in a file
     python = ssh_env.remote_python("e2e", tmp_path / "remote-home")
     assert cli("hosts", "add", "gpu1", "loop-a", "--python", str(python)).returncode == 0
     facts = json.loads(cli("hosts", "check", "gpu1", "--json").stdout)
@@ -52,6 +54,8 @@ def test_remote_run_survives_a_dropped_link_then_pull_and_chat(ssh_env, tiny_mod
     wait_for(lambda: {r["name"]: r for r in json.loads(cli("runs", "--json").stdout)}[run_id]["status"] == "done")
     assert "status  done" in cli("attach", run_id, "--once").stdout
 
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and b"hf_e2e_secret_value" in p.read_bytes()]
+    assert written == []
     pulled = cli("pull", run_id)
     assert pulled.returncode == 0, pulled.stderr
     local = Path(runs[run_id]["path"])
