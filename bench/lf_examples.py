@@ -8,7 +8,8 @@ without their weights (HF_HUB_OFFLINE=1). Exit status 1 when an example fails wi
 ConfigError (a crash is a bug; a refusal names the feature).
 
 With --train, every example that passes the dry run also trains 2 steps with its model swapped for a tiny local
-one (and max_samples 16, cutoff_len 64, no checkpoints), in its own `lmf-tui train` process.
+one (and max_samples 16, cutoff_len 64, no checkpoints; bf16 off without a GPU), in its own `lmf-tui train`
+process.
 """
 
 from __future__ import annotations
@@ -45,12 +46,17 @@ def dry_run(path: Path) -> tuple[str, str]:
 
 TRAIN_OVERRIDES = ["max_steps=2", "max_samples=16", "cutoff_len=64", "save_steps=1000", "logging_steps=1",
                    "report_to=none", "overwrite_output_dir=true", "preprocessing_num_workers=1"]
+CPU_OVERRIDES = ["bf16=false", "pure_bf16=false"]  # the examples ask for bf16 GPUs; a CPU trains in fp32
 
 
 def train_briefly(path: Path, model_dir: Path, out: Path) -> tuple[str, str]:
     """('trained', last line) or ('failed', the one-line error) for a few steps on the tiny model."""
     cmd = [sys.executable, "-m", "lmftui.cli", "train", str(path), f"model_name_or_path={model_dir}",
            f"output_dir={out}", *TRAIN_OVERRIDES]
+    import torch
+
+    if not torch.cuda.is_available():
+        cmd += CPU_OVERRIDES
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "LMF_TUI_SINGLE_PROCESS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]

@@ -48,6 +48,8 @@ def explain(exc: BaseException) -> str | None:
     text = str(exc)
     if "No space left on device" in text or "os error 28" in text:  # libraries that wrap the OSError
         return _explain_os_error(OSError(errno.ENOSPC, "No space left on device"))
+    if "doesn't support bf16/gpu" in text:  # the Trainer's words for bf16: true without a bf16 GPU
+        return "bf16: this machine has no GPU that computes in bfloat16 — set bf16: false (fp32 on the CPU)"
     name = type(exc).__name__
     if name in ("SafetensorError", "HeaderTooLarge"):
         return f"a .safetensors file is corrupt or cut short ({_first_line(exc)}) — write or download it again"
