@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ def world_size() -> int:
 def is_main_process() -> bool:
     """True for rank 0 of a torchrun/accelerate launch, and for a plain single process."""
     return rank() == 0
+
+
+def join_cpu_group(timeout_s: int) -> None:
+    """CPU ranks join their gloo group here, so `ddp_timeout` bounds their collectives as it does on GPUs
+    (the Trainer passes it to NCCL and DeepSpeed, but not to the CPU group accelerate would create)."""
+    if world_size() > 1 and not torch.cuda.is_available() and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo", timeout=timedelta(seconds=timeout_s))
 
 
 def _group_ready() -> bool:

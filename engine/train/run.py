@@ -25,7 +25,8 @@ from ..distributed.strategy import device_problem, strategy_of
 from ..errors import explain
 from ..rundir import (CONFIG_FILE, RunLock, RunLocked, discard_partial_checkpoints, journal_status, last_checkpoint,
                       register_run)
-from .distributed import NullEvents, RanksCallback, from_rank0, is_main_process, rank, resume_note, world_size
+from .distributed import (NullEvents, RanksCallback, from_rank0, is_main_process, join_cpu_group, rank, resume_note,
+                          world_size)
 from .pissa import save_converted as save_pissa_converted
 from .pissa import save_initial as save_pissa_initial
 from .journal import JournalCallback
@@ -52,6 +53,7 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
         raise ConfigError(problem)
     stop = GracefulStop()
     with stop:  # from the start: a stop while loading is honoured at the first step, on every rank
+        join_cpu_group(config.ddp_timeout)
         args = training_arguments(config, not config.disable_gradient_checkpointing)
         args.device  # sets up the devices: under torchrun this joins the process group (ddp_timeout applies)
         lock = RunLock(run_dir) if main else None

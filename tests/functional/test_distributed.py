@@ -95,6 +95,13 @@ def test_one_stop_reaches_every_rank_and_the_run_resumes(tiny_model_dir, tiny_da
     assert after[0] == stopped_at + 1
     assert events_of(out, "done")[-1]["status"] == "stopped" and not is_locked(out)
 
+    last = events_of(out, "done")[-1]["step"]  # one process resumes the 2-rank checkpoint and says what changes
+    finish(train(write_config(tmp_path / "c1.yaml", tiny_model_dir, tiny_data_dir, out, max_steps=last + 1,
+                              save_steps=100000)))
+    note = events_of(out, "warning")[-1]["message"]
+    assert note.startswith(f"checkpoint-{last} was written by 2 ranks, this run has 1") and "global batch" in note
+    assert events_of(out, "done")[-1]["status"] == "done"
+
 
 def test_a_killed_rank_ends_the_run_with_an_error_naming_it(tiny_model_dir, tiny_data_dir, tmp_path):
     out = tmp_path / "run"
