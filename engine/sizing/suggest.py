@@ -60,6 +60,7 @@ class MethodFit:
     gpus: int
     breakdown: dict[str, float]
     strategy: str = "ddp"
+    keys: dict[str, Any] = field(default_factory=dict)  # the config keys of this row
 
     @property
     def how(self) -> str:
@@ -69,7 +70,6 @@ class MethodFit:
         if self.gpus == 1 and self.strategy == "ddp":
             return "1 GPU"
         return f"{self.gpus} GPUs with {STRATEGIES[self.strategy].label}"
-    keys: dict[str, Any] = field(default_factory=dict)  # the config keys of this row
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,11 +29,14 @@ def render(result: Suggestion) -> None:
     where = (f"{hw['gpus']}x {hw['memory_gb']:.1f} GB GPU" if hw["compared_to"] == "vram"
              else f"{hw['memory_gb']:.1f} GB RAM")
     table = Table(title=f"{result.model} · {result.params_b:.2f}B params · against {where}")
-    for column in ("method", "bits", "peak GB/device", "GPUs", "strategy", "fits", "reference table"):
+    sharded = any(_strategy(m) for m in result.methods)  # the strategy column only when a row needs several GPUs
+    columns = ("method", "bits", "peak GB/device", "GPUs", *(("strategy",) if sharded else ()), "fits",
+               "reference table")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("bits", "peak GB/device", "GPUs") else "left")
     for m in result.methods:
         ref = reference_row(result.params_b, m.method, m.bits)
-        table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", str(m.gpus), _strategy(m),
+        table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", str(m.gpus), *((_strategy(m),) if sharded else ()),
                       "[green]yes[/]" if m.fits else "[red]no[/]",
                       f"{ref['min_vram_gb']} GB ({ref['hardware']})" if ref else "")
     console = Console()

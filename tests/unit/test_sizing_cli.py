@@ -21,8 +21,9 @@ def test_suggest_json_is_exactly_the_documented_object(capsys):
     assert set(data) == {"model", "params_b", "hardware", "methods"} and data["params_b"] == 14.77
     assert data["hardware"]["memory_gb"] == 24 and data["hardware"]["gpus"] == 1
     for m in data["methods"]:
-        assert set(m) == {"method", "bits", "peak_gb", "fits", "gpus", "breakdown", "strategy"}
-        assert m["method"] in {"qlora", "lora", "full", "freeze", "oft"} and m["bits"] in {4, 8, 16, 32}
+        assert set(m) == {"method", "bits", "peak_gb", "fits", "gpus", "breakdown", "strategy", "keys"}
+        assert m["method"] in {"qlora", "lora", "full", "freeze", "oft", "full + GaLore", "full + BAdam"}
+        assert m["bits"] in {4, 8, 16, 32}
         assert isinstance(m["peak_gb"], float) and isinstance(m["fits"], bool) and m["gpus"] == 1
         assert all(isinstance(v, float) for v in m["breakdown"].values())
     fits = {(m["method"], m["bits"]): m["fits"] for m in data["methods"]}

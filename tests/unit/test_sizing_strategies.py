@@ -83,3 +83,14 @@ def test_suggestion_names_the_strategy_that_makes_full_fit():
     lora70 = next(m for m in big.methods if m.method == "lora")
     assert lora70.fits and lora70.strategy == "zero3"  # ZeRO-2 would keep 131 GB of bf16 weights on each GPU
     assert lora70.gpus == 2 and lora70.peak_gb < 80
+
+
+def test_suggest_table_shows_the_strategy_when_a_row_needs_several_gpus(capsys):
+    from lmftui.cli import main
+
+    assert main(["suggest", str(MODELS / "llama-3-8b"), "--vram", "80", "--gpus", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "strategy" in out and "ZeRO-2" in out
+    assert out.strip().splitlines()[-1] == "best fit: full 32-bit on 2 GPUs with DeepSpeed ZeRO-2: 69.0 GB per GPU"
+    assert main(["suggest", str(MODELS / "llama-3-8b"), "--vram", "80"]) == 0
+    assert "strategy" not in capsys.readouterr().out
