@@ -21,7 +21,7 @@ from engine.summary import run_status
 from ..hosts.base import JournalReader
 from ..hosts.records import node_consoles, read_record, run_target, stop_everywhere
 from ..hosts.store import HostError
-from ..run_history import RunHistory, smooth
+from ..run_history import RunHistory, format_duration, smooth
 from ..widgets.charts import MetricChart
 from ..widgets.runs_table import STATUS_STYLE
 from .base import AreaScreen
@@ -34,6 +34,7 @@ EVENTS_PER_BATCH = 5000
 POLL_S = 0.25
 REMOTE_POLL_S = 1.0  # one command over the host's shared SSH connection per poll
 RETRY_S = (1, 2, 4, 8, 15, 30)  # back-off while a host's link is down
+QUIET_S = 300  # a running run without a new step for this long is called out (rented GPUs bill while idle)
 GPU_POLL_S = 2.0  # memory of each GPU (NVML) while a local run goes on
 JOURNAL_LINES = ("warning", "checkpoint", "eval", "predict", "error", "done")  # shown in the log beside console.log
 
@@ -119,6 +120,7 @@ class MonitorScreen(AreaScreen):
     def on_mount(self) -> None:
         self.query_one("#run-log").border_title = "console.log"
         self.set_interval(self.app.settings.chart_refresh_s, self._redraw)
+        self.set_interval(QUIET_S / 10, self._recheck_quiet)
         self._follow(self.app.watched_run)
 
     def on_screen_resume(self) -> None:
@@ -190,6 +192,10 @@ class MonitorScreen(AreaScreen):
         while not worker.is_cancelled and time.monotonic() < deadline:
             time.sleep(min(POLL_S, seconds))
 
+    def _recheck_quiet(self) -> None:
+        if self.running:
+            self._dirty = True  # a quiet run gets no new event; its "no new step for" line still grows
+
     def on_link_changed(self, message: LinkChanged) -> None:
         if message.run_dir == self.run_dir:
             self.link_error = message.error
@@ -236,6 +242,10 @@ class MonitorScreen(AreaScreen):
         model = h.start.get("model", "")
         stage = h.start.get("stage", "")
         link = f"\n[bold red]link down:[/] {self.link_error}" if self.link_error else ""
+        last = (h.last_step or h.start).get("time")
+        if status == "running" and last and time.time() - last > QUIET_S and not link:
+            link = (f"\n[yellow]no new step for {format_duration(time.time() - last)}[/] — "
+                    "the run may be stuck (see the log) or between long steps")
         if self.host_label and status in ("done", "failed", "stopped") and not link:
             since = time.strftime("%H:%M", time.localtime((h.done or h.error or {}).get("time") or time.time()))
             link = (f"\n[yellow]{self.host_label.strip()[3:]} is idle since {since}[/] — "

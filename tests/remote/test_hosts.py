@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +176,29 @@ def test_ssh_config_alias_with_proxyjump_is_honoured(ssh_env, remote_python):
     assert added.returncode == 0, added.stderr
     facts = json.loads(cli("hosts", "check", "jumped", "--json").stdout)
     assert facts["reachable"] and facts["lmf_tui"] == "0.1.0"
+
+
+def test_only_the_files_a_run_uses_are_sent_and_paths_rewritten(ssh_env, remote_python, tiny_model_dir,
+                                                                tiny_data_dir, tmp_path):
+    import yaml
+
+    from lmftui.hosts.store import get_host
+
+    assert cli("hosts", "add", "ship", "loop-a", "--python", str(remote_python)).returncode == 0
+    data = tmp_path / "data with space"
+    shutil.copytree(tiny_data_dir, data)
+    (data / "unused.json").write_text("[]")
+    from engine.config import load_config
+
+    config = load_config(tiny_config(tmp_path / "c.yaml", tiny_model_dir, data, tmp_path / "out"))
+    host = SshHost(get_host("ship"))
+    remote_config = host.prepare(config)
+    shipped = yaml.safe_load(host.ssh.run(["cat", remote_config]).stdout)
+    remote_data = Path(shipped["dataset_dir"])
+    assert sorted(p.name for p in remote_data.iterdir()) == ["dataset_info.json", "tiny_identity.json"]
+    assert shipped["model_name_or_path"] != str(tiny_model_dir)
+    assert (Path(shipped["model_name_or_path"]) / "config.json").exists()
+    assert shipped["output_dir"] == str(tmp_path / "remote-home" / "runs" / "out")
+    inode = (remote_data / "tiny_identity.json").stat().st_ino
+    host.prepare(config)  # unchanged: rsync sends nothing again (a sent file lands as a new inode)
+    assert (remote_data / "tiny_identity.json").stat().st_ino == inode

@@ -133,3 +133,15 @@ def test_stage_metrics_become_charts() -> None:
     history.add({"type": "step", "step": 2, "loss": 0.60, "rewards/margins": 0.4, "rewards/accuracies": 1.0})
     assert history.stage_metrics() == ["rewards/margins", "rewards/accuracies"]
     assert history.series["rewards/margins"].points() == ([1, 2], [0.1, 0.4])
+
+
+async def test_a_quiet_running_run_is_called_out(home: Path, fake_runs, monkeypatch) -> None:
+    import lmftui.screens.monitor as monitor
+
+    monkeypatch.setattr(monitor, "QUIET_S", 1.0)
+    run = fake_runs(home / "runs" / "quiet", steps=3, interval=600)  # one step, then a long silence
+    app = make_app(home, attach=run.run_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.running)
+        title = app.screen.query_one("#run-title")
+        await wait_for(pilot, lambda: "no new step for" in str(title.render()))
