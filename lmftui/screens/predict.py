@@ -125,7 +125,12 @@ class PredictScreen(AreaScreen):
         if args is None:
             return
         self._reset()
-        proc = self.proc = ChildProcess(*args).start()
+        try:
+            proc = self.proc = ChildProcess(*args).start()
+        except OSError as exc:  # no Python to run the engine with, or no process left to start
+            self.proc = None
+            self._status(f"cannot start the engine: {exc}", error=True)
+            return
         self.work(lambda: self._read_lines(proc), "read")
         self._status("loading the model …")
 

@@ -115,3 +115,16 @@ async def test_a_resize_keeps_the_answers_and_refits_the_columns():
         await pilot.pause()
         assert table.columns["tuned"].width > narrow
         assert table.get_cell("1", "tuned") == "The lmf-tui team made me." and len(table.rows) == 4
+
+
+async def test_an_engine_that_cannot_start_is_a_status_line(tmp_path, monkeypatch):
+    import engine.process
+
+    monkeypatch.setattr(engine.process.sys, "executable", str(tmp_path / "no-python"))
+    screen = PredictScreen(str(tmp_path))
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        status = screen.query_one("#predict-status", Static)
+        assert str(status.render()).startswith("cannot start the engine:") and status.has_class("error")
+        assert screen.proc is None
