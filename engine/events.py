@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from .wire import decode, encode
 
 EVENTS_FILE = "events.jsonl"
-EVENT_TYPES = ("start", "step", "eval", "predict", "checkpoint", "log", "warning", "error", "done")
+EVENT_TYPES = ("download", "start", "step", "eval", "predict", "checkpoint", "log", "warning", "error", "done")
 
 
 class EventWriter:

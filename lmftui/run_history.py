@@ -74,6 +74,7 @@ class RunHistory:
     messages: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=200))
     checkpoints: list[int] = field(default_factory=list)
     predict: dict[str, Any] = field(default_factory=dict)  # the last `predict` event (generation progress)
+    download: dict[str, Any] = field(default_factory=dict)  # the last `download` event (hub model or data)
     events: int = 0
 
     def add(self, event: dict[str, Any]) -> None:
@@ -91,6 +92,10 @@ class RunHistory:
         elif kind == "eval":
             self.eval_loss.add(event.get("step", 0), _number(event.get("eval_loss")))
             self.messages.append(("eval", f"step {event.get('step')}: eval_loss {event.get('eval_loss')}"))
+        elif kind == "download":
+            self.download = event
+            if event.get("finished"):
+                self.messages.append(("download", f"{event.get('what')}: {event.get('total', 0) / 1e9:.2f} GB"))
         elif kind == "predict":
             self.predict = event
             self.messages.append(("predict", _predict_text(event)))
@@ -129,12 +134,22 @@ class RunHistory:
         return self.summary.step
 
     @property
+    def downloading(self) -> bool:
+        """A hub download is under way and training has not started."""
+        return bool(self.download) and not self.download.get("finished") and not self.start and not self.done
+
+    @property
     def max_steps(self) -> int:
         return self.summary.max_steps
 
     def progress_text(self) -> str:
         """`step 120/500 · ETA 3m20s · loss 1.2340 · epoch 0.72 · …` (what is known of it)."""
         s = self.last_step
+        if self.downloading:
+            d = self.download
+            eta = f" · ETA {format_duration(d['eta_s'])}" if d.get("eta_s") is not None else ""
+            return (f"downloading {d.get('what')} {d.get('bytes', 0) / 1e9:.2f}/{d.get('total', 0) / 1e9:.2f} GB · "
+                    f"{d.get('rate', 0) / 1e6:.1f} MB/s{eta}")
         trains = bool(s or self.max_steps or not self.start)
         parts = [f"step {self.step}/{self.max_steps or '?'}" if trains else "no training"]
         if self.predict and not self.predict.get("metrics") and not self.done:

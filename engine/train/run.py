@@ -91,6 +91,29 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
                 lock.release()
 
 
+def _prefetch_hub(config: TrainConfig, events: EventWriter | NullEvents, say: Callable[[str], None]) -> None:
+    """Fetch hub models and data sets before loading them, with `download` events and a line every ~10 s."""
+    from ..data.dataset_info import resolve_datasets
+    from ..download import DownloadProgress, prefetch
+    from ..models.source import resolve_model_source
+
+    source = resolve_model_source(config)
+    targets = [] if source.is_gguf or Path(source.path).exists() else [(source.path, "model", config.model_revision)]
+    targets += [(attr.source, "dataset", None) for attr in (resolve_datasets(config) if config.dataset else [])
+                if attr.load_from == "hf_hub"]
+    said = [float("-inf")]
+
+    def report(progress: DownloadProgress) -> None:
+        events.emit("download", **progress.fields())
+        if progress.finished or time.monotonic() - said[0] >= 10:
+            said[0] = time.monotonic()
+            say(progress.line())
+
+    for repo, kind, revision in targets:
+        prefetch(repo, report, repo_type=kind, revision=revision, cache_dir=config.cache_dir,
+                 token=config.hf_hub_token)
+
+
 def _claim_run_dir(config: TrainConfig, run_dir: Path, lock: RunLock) -> tuple[str, Any]:
     """Rank 0: take the lock and pick the checkpoint; ("ok", (resume, note)), or ("locked"/"config", message)."""
     try:
@@ -174,6 +197,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     if note := liger_note(config):
         events.emit("warning", message=note)
         say(f"note: {note}")
+    _prefetch_hub(config, events, say)
     say(f"Loading tokenizer and data for {config.model_name_or_path} …")
     tokenizer = load_tokenizer(config)
     data = stage.load_data(config, tokenizer)

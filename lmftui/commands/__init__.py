@@ -11,4 +11,5 @@ COMMANDS = {
     "predict": "engine.commands.predict",
     "expand": "engine.commands.expand",
     "doctor": "lmftui.commands.doctor",
+    "download": "lmftui.commands.download",
 }

@@ -255,7 +255,10 @@ class MonitorScreen(AreaScreen):
             f"[b]{self.run_dir.name}[/b]{self.host_label}  [{STATUS_STYLE.get(status, '')}]{status}[/]  "
             f"{stage} {model}".rstrip() + (f"\n{ranks}" if ranks else "") + link)
         bar = self.query_one(ProgressBar)
-        bar.update(total=h.max_steps or None, progress=h.step)
+        if h.downloading:  # bytes of the hub download, until training starts
+            bar.update(total=h.download.get("total") or None, progress=h.download.get("bytes", 0))
+        else:
+            bar.update(total=h.max_steps or None, progress=h.step)
         self.query_one("#run-progress-text", Static).update(h.progress_text())
         self._show_error()
         settings = self.app.settings

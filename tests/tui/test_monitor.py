@@ -145,3 +145,20 @@ async def test_a_quiet_running_run_is_called_out(home: Path, fake_runs, monkeypa
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.running)
         title = app.screen.query_one("#run-title")
         await wait_for(pilot, lambda: "no new step for" in str(title.render()))
+
+
+async def test_a_hub_download_fills_the_progress_bar_before_training(home: Path) -> None:
+    from textual.widgets import ProgressBar
+
+    run_dir = home / "runs" / "downloading"
+    journal = EventWriter(run_dir)
+    journal.emit("download", what="org/big", bytes=4_000_000_000, total=16_000_000_000, rate=5e7, eta_s=240.0,
+                 finished=False)
+    journal.close()
+    app = make_app(home, attach=run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.history.downloading)
+        bar = app.screen.query_one(ProgressBar)
+        await wait_for(pilot, lambda: bar.total == 16_000_000_000 and bar.progress == 4_000_000_000)
+        text = str(app.screen.query_one("#run-progress-text").render())
+        assert text.startswith("downloading org/big 4.00/16.00 GB") and "ETA 4m00s" in text
