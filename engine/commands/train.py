@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print_plan(config)
             return _print_launch(config, args)
+        if problems := check_config(config, "train"):  # refused before anything is written in output_dir
+            raise ConfigError(problems)
         plan = _launch_plan(config)  # bad launch switches fail here, before a run starts or detaches
         if args.detach:
             from engine.detach import start_detached
@@ -68,10 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if plan is not None:
             from engine.distributed.launcher import run_launch
 
-            return run_launch(plan, _rank_argv(args), Path(config.output_dir or ".").resolve(),
+            return run_launch(plan, _rank_argv(args), Path(config.output_dir).resolve(),
                               echo=lambda line: print(line, flush=True))
-        if problems := check_config(config, "train"):  # refused before anything is written in output_dir
-            raise ConfigError(problems)
         console_log = Path(config.output_dir).resolve() / CONSOLE_FILE if config.output_dir else None
         with quiet_libraries(console_log, verbose=getattr(args, "verbose", False)):
             from engine.train import run_training

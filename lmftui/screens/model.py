@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
 
 from engine.config import ConfigError, TrainConfig
+from engine.distributed.strategy import CHOICES, STRATEGIES
 
 from .base import AreaScreen
 
@@ -67,7 +68,8 @@ class ModelScreen(AreaScreen):
     def __init__(self) -> None:
         super().__init__()
         self.methods: list[Any] = []
-        self.optimizer_keys: dict[str, Any] = {}  # a chosen "full + GaLore/BAdam" row's optimizer settings
+        # a chosen row's own keys: "full + GaLore/BAdam" settings, the strategy of a several-GPU row
+        self.optimizer_keys: dict[str, Any] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="model-form"):
@@ -126,7 +128,8 @@ class ModelScreen(AreaScreen):
         table.clear()
         self.methods = list(message.suggestion.methods) if message.suggestion else []
         for m in self.methods:
-            table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", str(m.gpus),
+            gpus = str(m.gpus) if m.strategy == "ddp" else f"{m.gpus} · {STRATEGIES[m.strategy].label}"
+            table.add_row(m.method, str(m.bits), f"{m.peak_gb:.1f}", gpus,
                           Text("yes", style="green") if m.fits else Text("no", style="red"))
         if message.suggestion:
             hw = message.suggestion.hardware
@@ -142,6 +145,8 @@ class ModelScreen(AreaScreen):
         if method.startswith("full +"):
             method = "full"
             self.optimizer_keys = {k: v for k, v in chosen.keys.items() if k.startswith(("use_", "galore_", "pure_"))}
+        if chosen.strategy != "ddp":  # the row fits only with this strategy: the config uses it too
+            self.optimizer_keys.update(dict(CHOICES)[chosen.strategy])
         if method == "qlora":
             method = "lora"
         if method in METHODS:
