@@ -12,6 +12,9 @@ from types import ModuleType
 from typing import Callable
 
 COMMANDS = ("train", "data", "export", "chat", "predict", "expand")
+# Commands whose stderr is left alone: train quiets libraries into its run's console.log itself; the others
+# load no library that writes warnings, and print their own warnings there.
+LOUD_COMMANDS = frozenset({"train", "runs", "attach", "env", "doctor", "stop", "pull", "hosts", "download"})
 
 
 class IntermixedParser(argparse.ArgumentParser):
@@ -58,9 +61,14 @@ def run_command(name: str, command: Callable[[], int | None]) -> int:
     from ..errors import check_environment, explain, save_crash
     from .common import fail
 
+    from ..quiet import quiet_libraries
+    from ..rundir import app_home
+
+    log = None if name in LOUD_COMMANDS else app_home() / "logs" / f"{name}.log"  # train: the run's console.log
     try:
         check_environment()
-        return int(command() or 0)
+        with quiet_libraries(log):
+            return int(command() or 0)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except Exception as exc:

@@ -36,9 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.chat.backend import GenParams
     from engine.chat.open import chat_config
+    from engine.quiet import skip_unused_libraries
 
     try:
         config = chat_config(args.source, args.overrides)
+        skip_unused_libraries(config.quantization_bit)
         params = GenParams(config.temperature if config.do_sample else 0.0, config.top_p,
                            config.max_new_tokens, config.repetition_penalty).update(_flags(args))
     except ConfigError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from engine.config import ConfigError, TrainConfig, check_config
@@ -11,8 +10,10 @@ from engine.config.relevance import optimizer_summary
 
 
 def fail(message: str, code: int = 2) -> int:
-    """Print a one-line error on stderr and return the exit code."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print a one-line error on the user's stderr (even while library output is quieted); the exit code."""
+    from engine.quiet import say
+
+    say(f"error: {message}")
     return code
 
 

@@ -7,6 +7,7 @@ import argparse
 from engine.config import ConfigError, load_config
 from engine.errors import explain
 from engine.export.progress import Progress
+from engine.quiet import skip_unused_libraries
 
 from .common import fail
 
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.export.pipeline import plan_export
     try:
         config = load_config(args.config, args.overrides, purpose="export")
+        skip_unused_libraries(config.quantization_bit)
         plan = plan_export(config)
     except ConfigError as exc:
         return _failed(args, str(exc), 2)

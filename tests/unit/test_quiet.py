@@ -57,3 +57,20 @@ def test_bitsandbytes_is_not_imported_without_quantization() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
     assert "bitsandbytes" not in done.stderr and "gemm_4bit" not in done.stderr
+
+
+def test_engine_commands_log_library_output_and_still_fail_in_one_line(tmp_path: Path) -> None:
+    code = """
+import sys, warnings
+from engine.commands import run_command
+from engine.commands.common import fail
+def command():
+    warnings.warn("a library's deprecation", FutureWarning)
+    return fail("export_dir: is required — set it")
+sys.exit(run_command("export", command))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LMF_TUI_HOME": str(tmp_path), "LMF_TUI_VERBOSE": ""})
+    assert done.returncode == 2
+    assert done.stderr == "error: export_dir: is required — set it\n"
+    assert "FutureWarning: a library's deprecation" in (tmp_path / "logs" / "export.log").read_text()
