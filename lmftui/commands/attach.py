@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
     if args.once:
-        from ..hosts.records import open_host, read_record
+        from ..hosts.base import JournalReader
+        from ..hosts.records import node_consoles, open_host, read_record
         from ..hosts.store import HostError
 
         record = read_record(run_dir)
@@ -114,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(f"host    {'+'.join(record.hosts)}")
             print(open_host(record.host).describe(record.path), end="")
+            for name, node, there, console in node_consoles(run_dir):  # every other node's last lines
+                lines = JournalReader(node, there, console).read()[1][-LOG_LINES:]
+                print(f"--- last {len(lines)} lines of {console} on {name}")
+                print("\n".join(lines))
         except HostError as exc:
             return fail(str(exc), code=1)
         return 0

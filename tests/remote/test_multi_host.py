@@ -111,3 +111,4 @@ def test_a_killed_node_stops_the_other_within_a_minute(ssh_env, tiny_model_dir, 
     assert time.monotonic() - killed_at < 60
     once = cli("attach", "k@node0+node1", "--once")
     assert "failed" in once.stdout or "stopped" in once.stdout, once.stdout
+    assert "lines of console.node1.log on node1" in once.stdout
