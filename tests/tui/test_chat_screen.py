@@ -44,6 +44,8 @@ async def test_type_a_prompt_and_see_the_streamed_answer(stopper):
         assert main.history == [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": answer}]
         shown = [str(w.render()) for w in main.query(".msg-assistant")]
         assert shown == [answer]
+        status = str(screen.query_one("#chat-status").render())
+        assert "last answer" in status and "tokens/s" in status and "cpu float32" in str(main.query_one("Label").render())
         await pilot.press("ctrl+r")
         await until(pilot, lambda: not prompt.disabled and not main.busy)
         assert [m["role"] for m in main.history] == ["user", "assistant"] and len(main.query(".msg-assistant")) == 1

@@ -162,3 +162,16 @@ async def test_a_hub_download_fills_the_progress_bar_before_training(home: Path)
         await wait_for(pilot, lambda: bar.total == 16_000_000_000 and bar.progress == 4_000_000_000)
         text = str(app.screen.query_one("#run-progress-text").render())
         assert text.startswith("downloading org/big 4.00/16.00 GB") and "ETA 4m00s" in text
+
+
+async def test_library_lines_stay_in_console_log_not_the_log_pane(home: Path) -> None:
+    from textual.widgets import Log
+
+    run_dir = write_journal(home / "runs" / "noisy", steps=3)
+    (run_dir / "console.log").write_text("step 1/3 own line\n[lib] FutureWarning: old API\nstep 3/3 own line\n")
+    app = make_app(home, attach=run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.history.done)
+        log = app.screen.query_one("#run-log", Log)
+        await wait_for(pilot, lambda: "step 3/3 own line" in "\n".join(log.lines))
+        assert "FutureWarning" not in "\n".join(log.lines) and "step 1/3 own line" in "\n".join(log.lines)
