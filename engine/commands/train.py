@@ -17,7 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train from a LLaMA-Factory style YAML (or a preset name)",
         description="Train from a LLaMA-Factory style YAML file or a preset name, with key=value overrides.",
-        epilog="example: lmf-tui train demo learning_rate=2e-4 max_steps=20 --detach",
+        epilog="example: lmf-tui train demo learning_rate=2e-4 max_steps=20 --detach. Several GPUs or nodes take "
+               "LLaMA-Factory's FORCE_TORCHRUN, NPROC_PER_NODE, NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT, e.g. "
+               "FORCE_TORCHRUN=1 NPROC_PER_NODE=2 lmf-tui train my.yaml deepspeed=z3; --dry-run prints the torchrun "
+               "command and the per-GPU memory of the strategy.",
     )
     p.add_argument("config", nargs="?", help="YAML file, or a preset name (see `lmf-tui train --list-presets`)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys, typed by the schema")

@@ -32,10 +32,11 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def join_cpu_group(timeout_s: int) -> None:
+def join_cpu_group(timeout_s: int, use_cpu: bool) -> None:
     """CPU ranks join their gloo group here, so `ddp_timeout` bounds their collectives as it does on GPUs
     (the Trainer passes it to NCCL and DeepSpeed, but not to the CPU group accelerate would create)."""
-    if world_size() > 1 and not torch.cuda.is_available() and not torch.distributed.is_initialized():
+    cpu = use_cpu or not torch.cuda.is_available()
+    if world_size() > 1 and cpu and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("gloo", timeout=timedelta(seconds=timeout_s))
 
 

@@ -53,7 +53,7 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
         raise ConfigError(problem)
     stop = GracefulStop()
     with stop:  # from the start: a stop while loading is honoured at the first step, on every rank
-        join_cpu_group(config.ddp_timeout)
+        join_cpu_group(config.ddp_timeout, config.use_cpu)
         args = training_arguments(config, not config.disable_gradient_checkpointing)
         args.device  # sets up the devices: under torchrun this joins the process group (ddp_timeout applies)
         lock = RunLock(run_dir) if main else None
