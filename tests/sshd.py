@@ -76,9 +76,18 @@ class LoopbackSshd:
         raise RuntimeError("sshd did not start listening")
 
     def stop(self) -> None:
+        """The listener and every session it forked (shared connections would keep those for minutes)."""
+        import psutil
+
         if self.proc and self.proc.poll() is None:
+            sessions = psutil.Process(self.proc.pid).children(recursive=True)
             self.proc.terminate()
             self.proc.wait(timeout=10)
+            for session in sessions:
+                try:
+                    session.terminate()
+                except psutil.Error:
+                    pass
         self.log.close()
 
     def remote_python(self, name: str, home: Path) -> Path:
