@@ -22,7 +22,6 @@ from .strategy import Strategy, device_problem, fsdp_settings, require_deepspeed
 ENTRY = "engine"  # the module each rank runs: `python -m engine train CONFIG`
 DEFAULT_PORT = 29500
 CONNECT_TIMEOUT_S = 3.0
-RANK_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "TORCHELASTIC_RUN_ID")
 
 
 def env_enabled(value: str | None) -> bool:

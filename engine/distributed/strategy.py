@@ -31,10 +31,6 @@ class Strategy:
     explain: str
 
     @property
-    def offload(self) -> bool:
-        return self.name.endswith("_offload")
-
-    @property
     def shards_params(self) -> bool:
         return self.name.startswith(("zero3", "fsdp"))
 
