@@ -72,9 +72,12 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if plan is not None:
             from engine.distributed.launcher import run_launch
+            from engine.rundir import RunLock
 
-            return run_launch(plan, _rank_argv(args), Path(config.output_dir).resolve(),
-                              echo=lambda line: print(line, flush=True))
+            run_dir = Path(config.output_dir).resolve()
+            if plan.node_rank == 0:  # a folder another run writes is refused before any rank starts
+                RunLock(run_dir).acquire().release()
+            return run_launch(plan, _rank_argv(args), run_dir, echo=lambda line: print(line, flush=True))
         console_log = Path(config.output_dir).resolve() / CONSOLE_FILE if config.output_dir else None
         with quiet_libraries(console_log, verbose=getattr(args, "verbose", False)):
             from engine.train import run_training

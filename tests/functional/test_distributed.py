@@ -138,3 +138,15 @@ def test_two_nodes_on_loopback_train_together(tiny_model_dir, tiny_data_dir, tmp
     assert events_of(out, "done")[0]["status"] == "done" and sorted(step_losses(out)) == [1, 2, 3, 4]
     assert (out / "run_config.node1.yaml").exists() and (out / "console.node1.log").exists()
 
+
+
+def test_a_locked_run_folder_is_refused_before_any_rank_starts(tmp_path, tiny_model_dir, tiny_data_dir):
+    from engine.rundir import RunLock
+
+    out = tmp_path / "run"
+    config = write_config(tmp_path / "l.yaml", tiny_model_dir, tiny_data_dir, out)
+    with RunLock(out):
+        proc = subprocess.run([sys.executable, "-m", "lmftui.cli", "train", str(config)], env=ranks_env(),
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "another run" in proc.stderr and "Launching" not in proc.stdout
+    assert not (out / "events.jsonl").exists()
