@@ -20,6 +20,7 @@ UNSUPPORTED = {
     "Megatron (MCA)": ("use_mca", "mca_", "megatron", "tensor_model_parallel_size", "pipeline_model_parallel_size",
                        "expert_model_parallel_size", "context_parallel_size"),
     "ASFT loss": ("use_asft_loss", "asft_"),
+    "GPTQ export": ("export_quantization_dataset", "export_quantization_nsamples", "export_quantization_maxlen"),
     "EAFT loss": ("use_eaft_loss", "eaft_"),
     "Ray": ("use_ray", "ray_", "resources_per_worker", "placement_strategy"),
     "KTransformers": ("use_kt", "kt_", "cpu_infer", "chunk_size"),

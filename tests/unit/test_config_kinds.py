@@ -38,3 +38,24 @@ def test_inference_and_merge_files_still_work_where_they_belong(tmp_path):
         path = tmp_path / f"{purpose}.yaml"
         path.write_text(text)
         assert load_config(path, purpose=purpose).model_name_or_path == "some/model"
+
+
+def test_lf_examples_script_reports_each_file(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.tiny import write_llamafactory_like_dir
+
+    write_llamafactory_like_dir(tmp_path / "data")  # LLaMA-Factory's layout: examples/ beside data/
+    examples = tmp_path / "examples"
+    (examples / "train_lora").mkdir(parents=True)
+    (examples / "train_lora" / "sft.yaml").write_text(
+        f"model_name_or_path: {tiny_model_dir}\nstage: sft\ndo_train: true\ndataset: tiny_identity\n"
+        "output_dir: saves/x\n")
+    (examples / "inference.yaml").write_text(INFERENCE)
+    script = Path(__file__).resolve().parents[2] / "bench" / "lf_examples.py"
+    done = subprocess.run([sys.executable, str(script), str(examples)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "pass     train_lora/sft.yaml" in done.stdout and "refused  inference.yaml  — this is an inference" \
+        in done.stdout and "2 examples: 1 pass, 1 refused" in done.stdout
