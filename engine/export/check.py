@@ -75,8 +75,11 @@ def gguf_runs(path: Path, prompts: list[list[int]], sequences: list[list[int]], 
     """llama.cpp's greedy continuations of the prompts and its argmax at every position of the sequences."""
     from llama_cpp import Llama
 
+    from ..chat.device import llama_cpp_gpu_layers
+
     longest = max(len(s) for s in [*prompts, *sequences]) + n + 8
-    llm = Llama(model_path=str(path), n_ctx=max(256, longest), logits_all=True, verbose=False)
+    llm = Llama(model_path=str(path), n_ctx=max(256, longest), logits_all=True, verbose=False,
+                n_gpu_layers=llama_cpp_gpu_layers("auto"))  # every layer on the GPU where llama.cpp was built for one
     try:
         greedy = []
         for ids in prompts:

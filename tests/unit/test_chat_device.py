@@ -44,3 +44,11 @@ def test_this_machine_is_read_from_torch() -> None:
     assert len(facts.gpus) == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
     expected = "cpu" if not facts.gpus and not facts.mps else ("mps" if not facts.gpus else "cuda")
     assert choose_device("auto", facts).device.startswith(expected)
+
+
+def test_llama_cpp_offloads_every_layer_only_when_built_for_a_gpu() -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from engine.chat.device import llama_cpp_gpu_layers
+
+    assert llama_cpp_gpu_layers("cpu") == 0
+    assert llama_cpp_gpu_layers("auto") == (-1 if llama_cpp.llama_supports_gpu_offload() else 0)
