@@ -4,7 +4,7 @@ Each case trains `bench/smollm2_full_pt.yaml` for a few steps in its own process
 the journal holds both numbers: `estimate_gb` in the start event, the measured `peak_memory_gb` (peak RSS on the
 CPU, max allocated on CUDA) in the done event. Prints a Markdown table; `--out FILE` also writes it.
 
-    .venv/bin/python bench/optimizer_memory.py [--out bench/optimizer_memory.md] [key=value ...]
+    .venv/bin/python bench/optimizer_memory.py [--jobs 3] [--out FILE] [key=value ...]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,16 +49,20 @@ def run_case(overrides: list[str], out: Path) -> tuple[float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="cases run at once (each is its own process, so its peak is its own)")
     parser.add_argument("overrides", nargs="*", help="key=value for every case (e.g. per_device_train_batch_size=2)")
     args = parser.parse_args()
     warm = ("from engine.config import load_config; from engine.models.loader import model_folder; "
             f"model_folder(load_config({str(CONFIG)!r}))")  # dequantize the GGUF once, outside the measured runs
     subprocess.run([sys.executable, "-c", warm], cwd=ROOT, check=True)
     rows = ["| case | estimate GB | measured peak GB | estimate / measured | s/step |", "|---|---|---|---|---|"]
-    with tempfile.TemporaryDirectory(prefix="lmf-optim-bench-") as tmp:
-        for i, (name, overrides) in enumerate(CASES.items()):
+    with tempfile.TemporaryDirectory(prefix="lmf-optim-bench-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
+        runs = {name: pool.submit(run_case, args.overrides + overrides, Path(tmp) / f"case{i}")
+                for i, (name, overrides) in enumerate(CASES.items())}
+        for name, run in runs.items():
             try:
-                estimate, peak, step_s = run_case(args.overrides + overrides, Path(tmp) / f"case{i}")
+                estimate, peak, step_s = run.result()
             except RuntimeError as exc:
                 rows.append(f"| {name} | failed: {exc} | | | |")
             else:
