@@ -147,7 +147,7 @@ def load_model(config: TrainConfig, for_training: bool) -> PreTrainedModel:
                           "check the id or path, and the network for hub models") from None
     from .vocab import resize_embeddings
 
-    resize_embeddings(model, len(load_tokenizer(config)), config)
+    resize_embeddings(model, load_tokenizer(config), for_training)
     if for_training:
         from .liger import apply_liger
 

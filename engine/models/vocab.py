@@ -30,17 +30,33 @@ def adapter_tokenizer_folder(config: TrainConfig) -> str | None:
 
 
 def add_new_tokens(tokenizer: PreTrainedTokenizerBase, config: TrainConfig) -> int:
-    """Add new_special_tokens to the tokenizer (those it lacks); the number added."""
+    """Add new_special_tokens to the tokenizer (those it lacks); the number added. The added ones are kept
+    on the tokenizer (`lmf_added_tokens`): their embedding rows are initialised when a model is trained."""
     missing = [t for t in new_tokens(config) if t not in tokenizer.get_vocab()]
+    tokenizer.lmf_added_tokens = missing
     return tokenizer.add_tokens(missing, special_tokens=True) if missing else 0
 
 
-def resize_embeddings(model: PreTrainedModel, vocab: int, config: TrainConfig) -> bool:
-    """Grow the embeddings (mean-initialised rows) when the tokenizer holds more tokens than they do."""
+def resize_embeddings(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, for_training: bool) -> bool:
+    """Grow the embeddings (mean-initialised rows) when the tokenizer holds more tokens than they do; for
+    training, rows of tokens just added that fit in the model's padded vocabulary get the mean too."""
+    import torch
+
     rows = model.get_input_embeddings().weight.shape[0]
-    if vocab <= rows:
+    if len(tokenizer) > rows:
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=PAD_VOCAB_TO, mean_resizing=True)
+        setattr(model, RESIZED, True)
+        return True
+    added = tokenizer.convert_tokens_to_ids(getattr(tokenizer, "lmf_added_tokens", []))
+    if not (for_training and added):
         return False
-    model.resize_token_embeddings(vocab, pad_to_multiple_of=PAD_VOCAB_TO, mean_resizing=True)
+    keep = torch.zeros(rows, dtype=torch.bool)
+    keep[:len(tokenizer)] = True  # the rows of real tokens: not the padding zone, not the new ones
+    keep[added] = False
+    with torch.no_grad():
+        for layer in {id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())
+                      if m is not None}.values():
+            layer.weight[added] = layer.weight[keep].float().mean(0).to(layer.weight.dtype)
     setattr(model, RESIZED, True)
     return True
 
@@ -48,7 +64,7 @@ def resize_embeddings(model: PreTrainedModel, vocab: int, config: TrainConfig) -
 def trains_embeddings(model: PreTrainedModel, config: TrainConfig) -> list[str]:
     """The embedding and output layer names an adapter trains in full when the vocabulary was resized
     (LLaMA-Factory adds them to additional_target unless it is set)."""
-    if config.additional_target or not (config.resize_vocab or getattr(model, RESIZED, False)):
+    if config.additional_target or not (config.resize_vocab or new_tokens(config) or getattr(model, RESIZED, False)):
         return []
     wanted = {id(model.get_input_embeddings()), id(model.get_output_embeddings())}
     return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if id(module) in wanted})

@@ -138,3 +138,26 @@ def test_pissa_convert_writes_a_lora_for_the_original_base(tiny_model_dir, tiny_
     set_peft_model_state_dict(residual, load_file(out / "adapter_model.safetensors"))  # trained A, B on W - A0 B0
     with torch.no_grad():
         assert torch.allclose(residual(ids).logits, tuned, atol=1e-3)
+
+
+def test_new_token_inside_a_padded_vocabulary_is_initialised_and_trained(tiny_model_dir, tiny_data_dir, tmp_path):
+    """Like Qwen's checkpoints: more embedding rows than tokens, so the new token needs no resize — its row
+    still gets the mean embedding and the embeddings still train."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.models import apply_method, load_model
+
+    padded = tmp_path / "padded"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.resize_token_embeddings(448, mean_resizing=False)
+    with torch.no_grad():
+        model.get_input_embeddings().weight[400:] = 7.0  # what a padding row may hold
+    model.save_pretrained(padded)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(padded)
+    cfg = config(padded, tiny_data_dir, tmp_path / "run", new_special_tokens=NEW)
+    loaded = load_model(cfg, for_training=True)
+    weight = loaded.get_input_embeddings().weight
+    assert weight.shape[0] == 448 and torch.allclose(weight[400], weight[:400].mean(0), atol=1e-5)
+    assert weight[401].eq(7.0).all()  # other padding rows untouched
+    wrapped = apply_method(loaded, cfg)
+    assert set(wrapped.peft_config["default"].modules_to_save) == {"embed_tokens", "lm_head"}
