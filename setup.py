@@ -18,8 +18,9 @@ class BuildPyWithShipped(build_py):
         if getattr(self, "editable_mode", False):
             return
         for name in SHIPPED:
-            shutil.copytree(HERE / name, Path(self.build_lib) / "engine" / "shipped" / name, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            target = Path(self.build_lib) / "engine" / "shipped" / name
+            shutil.rmtree(target, ignore_errors=True)  # a reused build/ folder keeps no file the repository dropped
+            shutil.copytree(HERE / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 setup(cmdclass={"build_py": BuildPyWithShipped})
