@@ -114,10 +114,13 @@ def _move_stream_handlers(old: Any, new: Any) -> list[logging.StreamHandler]:
     return moved
 
 
+def needs_bitsandbytes(quantization_bit: int | None = None, optim: str = "") -> bool:
+    """Quantized loading, or one of bitsandbytes' optimizers (8-bit, paged, bnb_*)."""
+    return bool(quantization_bit) or any(word in optim.lower() for word in ("8bit", "4bit", "bnb", "paged"))
+
+
 def skip_unused_libraries(quantization_bit: int | None = None, optim: str = "") -> None:
-    """Keep bitsandbytes out of a process that does not quantize: peft and transformers import it
-    eagerly when installed, and on some CPUs it prints kernel warnings at import."""
-    if quantization_bit or "8bit" in optim or "bnb" in optim or "4bit" in optim:
-        return
-    if "bitsandbytes" not in sys.modules:
+    """Keep bitsandbytes out of a process that does not need it: peft and transformers import it eagerly
+    when installed, and on some CPUs it prints kernel warnings at import."""
+    if not needs_bitsandbytes(quantization_bit, optim) and "bitsandbytes" not in sys.modules:
         sys.modules["bitsandbytes"] = None  # type: ignore[assignment]  # import fails, find_spec says absent

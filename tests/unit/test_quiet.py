@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.quiet import LIBRARY_TAG, LibraryLog, is_library_line, quiet_libraries
+from engine.quiet import LIBRARY_TAG, LibraryLog, is_library_line, needs_bitsandbytes, quiet_libraries
 
 
 def test_library_log_tags_whole_lines_and_keeps_a_bars_last_state(tmp_path: Path) -> None:
@@ -74,3 +74,9 @@ sys.exit(run_command("export", command))
     assert done.returncode == 2
     assert done.stderr == "error: export_dir: is required — set it\n"
     assert "FutureWarning: a library's deprecation" in (tmp_path / "logs" / "export.log").read_text()
+
+
+def test_bitsandbytes_is_kept_for_quantization_and_its_optimizers() -> None:
+    assert needs_bitsandbytes(4) and needs_bitsandbytes(None, "paged_adamw_32bit")
+    assert needs_bitsandbytes(None, "adamw_8bit") and needs_bitsandbytes(None, "adamw_bnb_8bit")
+    assert not needs_bitsandbytes(None, "adamw_torch") and not needs_bitsandbytes(None, "")
