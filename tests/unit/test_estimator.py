@@ -104,7 +104,7 @@ def test_zero3_shards_state_but_not_activations(llama8b):
 
 def test_cpu_mode_is_fp32_with_runtime_and_no_cuda_overhead(llama8b):
     e = estimate_memory(case(finetuning_type="full", use_cpu=True), llama8b)
-    assert e.device == "cpu" and "cuda_overhead" not in e.breakdown and e.breakdown["runtime"] == 0.35
+    assert e.device == "cpu" and "cuda_overhead" not in e.breakdown and e.breakdown["runtime"] == 0.53
     assert "master_weights" not in e.breakdown
     assert [e.breakdown[k] for k in ("weights", "gradients", "optimizer")] == pytest.approx(
         [P8B * 4 / GB, P8B * 4 / GB, P8B * 8 / GB], abs=1e-3)
