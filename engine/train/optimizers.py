@@ -44,6 +44,19 @@ def require_optimizer_packages(config: TrainConfig) -> None:
                           "install torch 2.9 or newer, or turn use_muon off")
 
 
+def check_world_size(config: TrainConfig, world: int) -> None:
+    """LLaMA-Factory's rules for several processes: no layer-wise GaLore/APOLLO, no plain-DDP BAdam."""
+    if world <= 1:
+        return
+    for name in ("galore", "apollo"):
+        if getattr(config, f"use_{name}") and getattr(config, f"{name}_layerwise"):
+            raise ConfigError(f"{name}_layerwise: a layer-wise optimizer steps inside backward and cannot run on "
+                              f"{world} processes — turn {name}_layerwise off, or train on one GPU")
+    if config.use_badam and not config.deepspeed:
+        raise ConfigError(f"use_badam: BAdam runs on {world} processes only under DeepSpeed ZeRO-3 — "
+                          "set deepspeed: z3, or train on one GPU")
+
+
 def linear_targets(model: nn.Module, spec: str) -> list[str]:
     """Names of the Linear modules a `*_target` value selects: `all` = every linear layer but the output
     layer; otherwise modules whose name contains one of the comma-separated parts."""

@@ -174,7 +174,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     from ..sizing import measured_peak_gb as peak_memory_gb
     from ..models.liger import liger_note
     from ..models.llama_pro import check_llama_pro
-    from .optimizers import install_optimizer, require_optimizer_packages
+    from .optimizers import check_world_size, install_optimizer, require_optimizer_packages
 
     say = echo or (lambda line: None)
     if is_main_process():
@@ -193,6 +193,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
 
         require_unsloth(config)
     require_optimizer_packages(config)
+    check_world_size(config, int(os.environ.get("WORLD_SIZE", "1")))
     check_llama_pro(config)
     if note := liger_note(config):
         events.emit("warning", message=note)

@@ -114,3 +114,16 @@ def test_liger_is_noted_on_the_cpu_and_names_its_extra_on_cuda(monkeypatch):
         liger_note(config)
     assert "lmf-tui[liger]" in str(exc.value) and "\n" not in str(exc.value)
     assert liger_note(parse_config({})) is None
+
+
+def test_several_processes_refuse_layerwise_and_plain_ddp_badam():
+    from engine.train.optimizers import check_world_size
+
+    layerwise = parse_config({"finetuning_type": "full", "use_galore": True, "galore_layerwise": True})
+    check_world_size(layerwise, 1)
+    with pytest.raises(ConfigError) as exc:
+        check_world_size(layerwise, 2)
+    assert str(exc.value).startswith("galore_layerwise:") and "\n" not in str(exc.value)
+    with pytest.raises(ConfigError):
+        check_world_size(parse_config({"finetuning_type": "full", "use_badam": True}), 4)
+    check_world_size(parse_config({"finetuning_type": "full", "use_badam": True, "deepspeed": "z3"}), 4)
