@@ -13,6 +13,9 @@ The model of memory (GB = 2**30 bytes):
   (for a padding-free batch, the square of all its tokens); SDPA and flash attention keep no scores (SDPA
   runs per example under padding-free batches).
 - logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
+- the batch: rows × cutoff_len tokens, or, when the tokenized lengths are known (a run's `start` event),
+  the largest batch the layout can make: the longest rows side by side (padding-free) or padded to the
+  longest (padded rows).
 - several GPUs divide memory as the strategy says (engine.distributed.strategy): DDP and ZeRO-0 replicate
   everything; ZeRO-1 divides the optimizer state; ZeRO-2 also the gradients and fp32 master weights;
   ZeRO-3 and FSDP2 also the weights, and every GPU holds what they gather (two blocks, or the embedding
@@ -39,6 +42,10 @@ CUDA_CONTEXT_GB = 0.45
 ALLOCATOR_SLACK = 0.05
 DYNAMIC = ("gradients", "zero3_gather", "transient", "activations", "logits")  # freed and re-allocated each step
 CPU_RUNTIME_GB = 0.53
+# On the CPU, peak RSS holds more than the live tensors: blocks autograd freed during the backward pass
+# stay in the allocator's arenas while gradients and the loss's buffers are allocated. Measured on
+# SmolLM2-135M LoRA (bench/long_rows.py, batches of 512 and 2,048 tokens): 0.65-0.71 of activations + logits.
+CPU_ALLOCATOR_SHARE = 0.65
 Device = Literal["cuda", "cpu"]
 
 
@@ -142,10 +149,26 @@ def gradient_checkpointing(config: TrainConfig, device: Device) -> bool:
     return resolve.gradient_checkpointing(config, cuda=device == "cuda")
 
 
-def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute: int, device: Device) -> float:
-    """Saved activations at the peak of the backward pass, for one device's micro-batch."""
-    rows = config.per_device_train_batch_size * (2 if config.stage in ("dpo", "kto") else 1)  # chosen + rejected
-    tokens = rows * config.cutoff_len
+def batch_rows(config: TrainConfig) -> int:
+    """Rows in one device's micro-batch (chosen and rejected both count for dpo/kto)."""
+    return config.per_device_train_batch_size * (2 if config.stage in ("dpo", "kto") else 1)
+
+
+def batch_tokens(config: TrainConfig, lengths: list[int] | None = None) -> int:
+    """Tokens in the largest micro-batch the layout can make: rows × cutoff_len without the data; with the
+    tokenized lengths, the `rows` longest side by side (padding-free), or `rows` copies of the longest (padded)."""
+    rows = batch_rows(config)
+    if not lengths or config.stage not in ("pt", "sft") or resolve.packing(config):
+        return rows * config.cutoff_len
+    longest = sorted(lengths, reverse=True)[:rows]
+    return sum(longest) if config.padding_free else rows * longest[0]
+
+
+def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute: int, device: Device,
+                     tokens: int | None = None) -> float:
+    """Saved activations at the peak of the backward pass, for one device's micro-batch of `tokens`."""
+    rows = batch_rows(config)
+    tokens = tokens or rows * config.cutoff_len
     h = s.hidden_size
     q_dim, kv_dim = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
     if s.is_moe:
@@ -169,12 +192,11 @@ def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute:
     return s.num_layers * layer + outside
 
 
-def logits_bytes(config: TrainConfig, s: ModelShape, compute: int) -> float:
+def logits_bytes(config: TrainConfig, s: ModelShape, compute: int, tokens: int | None = None) -> float:
     """batch × seq × vocab logits in the compute dtype, upcast to fp32 for the loss, and the fp32 gradient."""
     if config.stage == "rm":
         return 0.0
-    tokens = config.per_device_train_batch_size * config.cutoff_len * (2 if config.stage in ("dpo", "kto") else 1)
-    return tokens * s.vocab_size * (compute + 4 + 4)
+    return (tokens or batch_rows(config) * config.cutoff_len) * s.vocab_size * (compute + 4 + 4)
 
 
 # What each strategy divides over the GPUs, and what it moves to CPU RAM.
@@ -193,11 +215,13 @@ OFFLOADED = {"zero2_offload": ("optimizer", "master_weights"),
 
 
 def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpus: int = 1,
-                    device: Device | None = None, strategy: str | None = None) -> Estimate:
+                    device: Device | None = None, strategy: str | None = None,
+                    lengths: list[int] | None = None) -> Estimate:
     """Peak memory per device of training `model` with `config` on `gpus` devices with `strategy`.
 
     device: "cuda" or "cpu"; default "cpu" when config.use_cpu, else "cuda".
     strategy: ddp, zero0 … zero3_offload, fsdp, fsdp_offload; default the one the config's keys choose.
+    lengths: the tokenized examples' lengths, when the data is loaded (the largest batch is then known).
     """
     s = model if isinstance(model, ModelShape) else ModelShape.from_config(model)
     device = device or ("cpu" if config.use_cpu else "cuda")
@@ -255,13 +279,15 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
     if config.quantization_bit or config.use_dora:  # the largest weight dequantized / re-normed at once
         largest = max(lin.in_features * lin.out_features for lin in p.linears)
         parts["transient"] = largest * (compute + 4 * config.use_dora)
-    parts["activations"] = activation_bytes(config, s, p, compute, device)
-    parts["logits"] = logits_bytes(config, s, compute)
+    tokens = batch_tokens(config, lengths)
+    parts["activations"] = activation_bytes(config, s, p, compute, device, tokens)
+    parts["logits"] = logits_bytes(config, s, compute, tokens)
     dynamic = sum(v for k, v in parts.items() if k in DYNAMIC)
     if device == "cuda":
         parts["cuda_overhead"] = CUDA_CONTEXT_GB * GB + ALLOCATOR_SLACK * dynamic
     else:
         parts["runtime"] = CPU_RUNTIME_GB * GB
+        parts["cpu_allocator"] = CPU_ALLOCATOR_SHARE * (parts["activations"] + parts["logits"])
     breakdown = {k: round(v / GB, 3) for k, v in parts.items()}
     return Estimate(peak_gb=round(sum(parts.values()) / GB, 2), breakdown=breakdown,
                     params_b=round(p.total / 1e9, 3), trainable_params=int(trainable), gpus=gpus,

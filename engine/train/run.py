@@ -231,7 +231,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
     }
     events.emit("start", stage=config.stage, model=config.model_name_or_path, output_dir=str(run_dir),
                 num_examples=_len(data.train), max_steps=_planned_steps(config, data.train), plan=plan,
-                estimate_gb=_estimate_gb(config), resolved=resolved_values(config), pid=os.getpid())
+                estimate_gb=_estimate_gb(config, data.report.lengths), resolved=resolved_values(config),
+                pid=os.getpid())
     if optimizer_note:
         events.emit("warning", message=optimizer_note)
         say(f"warning: {optimizer_note}")
@@ -321,13 +322,14 @@ def _planned_steps(config: TrainConfig, dataset: Any) -> int | None:
     return max(1, batches // config.gradient_accumulation_steps) * math.ceil(config.num_train_epochs)
 
 
-def _estimate_gb(config: TrainConfig) -> float | None:
-    """The sizing estimator's peak for this config on this device, when it can read the model's shape."""
+def _estimate_gb(config: TrainConfig, lengths: list[int] | None = None) -> float | None:
+    """The sizing estimator's peak for this config on this device and data, when it can read the model's shape."""
     try:
         from ..sizing import estimate_memory, read_model_shape
 
         shape = read_model_shape(config.model_name_or_path, config.gguf_file)
         on_gpu = torch.cuda.is_available() and not config.use_cpu
-        return round(estimate_memory(config, shape, gpus=world_size(), device="cuda" if on_gpu else "cpu").peak_gb, 3)
+        return round(estimate_memory(config, shape, gpus=world_size(), device="cuda" if on_gpu else "cpu",
+                                     lengths=lengths).peak_gb, 3)
     except Exception:  # the estimate is advisory; a run never fails for it
         return None

@@ -181,3 +181,18 @@ def test_eager_attention_scores_follow_the_batch_layout():
     scores_flat = layers * heads * (4 * 16) ** 2 * (4 + fp32)
     assert activation_bytes(padded, TINY, p, fp32, "cpu") - activation_bytes(sdpa, TINY, p, fp32, "cpu") == scores_padded
     assert activation_bytes(flat, TINY, p, fp32, "cpu") - activation_bytes(sdpa, TINY, p, fp32, "cpu") == scores_flat
+
+
+def test_the_largest_batch_follows_the_layout_and_the_data():
+    from engine.sizing.estimate import batch_tokens
+
+    lengths = [100, 512, 60, 300, 480, 90]
+    flat = TrainConfig(per_device_train_batch_size=4, cutoff_len=512, padding_free=True)
+    padded = flat.model_copy(update={"padding_free": False})
+    assert batch_tokens(flat) == batch_tokens(padded) == 4 * 512  # no data: the worst case
+    assert batch_tokens(flat, lengths) == 512 + 480 + 300 + 100  # the four longest side by side
+    assert batch_tokens(padded, lengths) == 4 * 512  # padded to the longest
+    assert batch_tokens(padded, [64, 32]) == 4 * 64
+    short = estimate_memory(flat, TINY, device="cpu", lengths=[20] * 8)
+    assert short.peak_gb <= estimate_memory(flat, TINY, device="cpu").peak_gb
+    assert short.parts["activations"] == activation_bytes(flat, TINY, count_params(TINY), 4, "cpu", 80)
