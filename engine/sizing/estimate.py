@@ -14,8 +14,8 @@ The model of memory (GB = 2**30 bytes):
   runs per example under padding-free batches).
 - logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
 - the batch: rows × cutoff_len tokens, or, when the tokenized lengths are known (a run's `start` event),
-  the largest batch the layout can make: the longest rows side by side (padding-free) or padded to the
-  longest (padded rows).
+  the largest batch of the run's seeded random order: its rows side by side (padding-free) or padded
+  to its longest row (padded rows).
 - several GPUs divide memory as the strategy says (engine.distributed.strategy): DDP and ZeRO-0 replicate
   everything; ZeRO-1 divides the optimizer state; ZeRO-2 also the gradients and fp32 master weights;
   ZeRO-3 and FSDP2 also the weights, and every GPU holds what they gather (two blocks, or the embedding
@@ -28,6 +28,8 @@ The model of memory (GB = 2**30 bytes):
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -154,14 +156,30 @@ def batch_rows(config: TrainConfig) -> int:
     return config.per_device_train_batch_size * (2 if config.stage in ("dpo", "kto") else 1)
 
 
-def batch_tokens(config: TrainConfig, lengths: list[int] | None = None) -> int:
-    """Tokens in the largest micro-batch the layout can make: rows × cutoff_len without the data; with the
-    tokenized lengths, the `rows` longest side by side (padding-free), or `rows` copies of the longest (padded)."""
+def batch_tokens(config: TrainConfig, lengths: list[int] | None = None, trials: int = 9) -> int:
+    """Tokens in the largest micro-batch of the run: rows × cutoff_len without the data. With the tokenized
+    lengths, the largest batch of the run's seeded random orders (the median of `trials` draws): its rows
+    side by side (padding-free) or each padded to its longest (padded rows); grouped by length, the longest."""
     rows = batch_rows(config)
     if not lengths or config.stage not in ("pt", "sft") or resolve.packing(config):
         return rows * config.cutoff_len
-    longest = sorted(lengths, reverse=True)[:rows]
-    return sum(longest) if config.padding_free else rows * longest[0]
+
+    def size(batch: list[int]) -> int:
+        return sum(batch) if config.padding_free else len(batch) * max(batch)
+
+    if config.group_by_length:
+        return size(sorted(lengths, reverse=True)[:rows])
+    rng = random.Random(config.seed)
+    epochs = max(1, min(math.ceil(config.num_train_epochs), 8))
+    largest = []
+    for _ in range(trials):
+        biggest = 0
+        for _ in range(epochs):
+            order = list(lengths)
+            rng.shuffle(order)
+            biggest = max(biggest, *(size(order[i:i + rows]) for i in range(0, len(order), rows)))
+        largest.append(biggest)
+    return sorted(largest)[trials // 2]
 
 
 def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute: int, device: Device,
