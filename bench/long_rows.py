@@ -60,7 +60,9 @@ def run_lmf(config: Path, overrides: list[str], baseline: bool) -> dict:
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise SystemExit(out.stderr.strip()[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    *before, last = out.stdout.strip().splitlines()
+    print("\n".join(before), file=sys.stderr)  # LLaMA-Factory's own line: its tokens, time and final loss
+    return json.loads(last)
 
 
 def raw_loop(config_path: Path, overrides: list[str]) -> dict:
