@@ -103,7 +103,7 @@ def check_environment() -> None:
             continue
         path = Path(value).expanduser()
         if not value.strip():
-            raise UserError(f"{var} is set but empty", f"unset it, or point it at a folder")
+            raise UserError(f"{var} is set but empty", "unset it, or point it at a folder")
         existing = next((p for p in (path, *path.parents) if p.exists()), None)
         if existing is not None and not existing.is_dir():
             raise UserError(f"{var}={value}: {existing} is a file, not a folder",

@@ -35,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(plan.steps, jsonl=args.progress_jsonl)
     progress.plan()
     try:
-        from engine.export.llamacpp import LlamaCppError
         from engine.export.pipeline import run_export
 
         files = run_export(config, progress, plan)
