@@ -109,7 +109,7 @@ def fake_runs():
         run.kill()
 
 
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
+async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
     """Let the app run until `condition()` holds (workers, timers and messages included)."""
     deadline = time.monotonic() + timeout
     while not condition():
