@@ -12,6 +12,7 @@ model, adapter, batches and optimizer with no Trainer around them) as the practi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import subprocess
@@ -64,20 +65,27 @@ def run_lmf(config: Path, overrides: list[str], baseline: bool) -> dict:
 
 
 def raw_loop(config_path: Path, overrides: list[str]) -> dict:
-    """The same model, adapter, data order and batches through a bare loop: the practical ceiling."""
+    """The same model, adapter, data order, batches, loss and recomputation through a bare loop (no Trainer,
+    no journal): the practical ceiling."""
     import torch
 
     from engine.commands.train import resolve_config
-    from engine.config.resolve import Hardware, attn_implementation, resolve
+    from engine.config.resolve import Hardware, attn_implementation, chunked_loss, mlp_recompute, resolve
     from engine.data import make_collator
     from engine.models import apply_method, load_model, load_tokenizer
+    from engine.models.recompute import install_mlp_recompute
     from engine.stages import stage_module
+    from engine.train.chunked_loss import logits_free
 
     config = resolve(resolve_config(str(config_path), overrides), Hardware.detect())
     tokenizer = load_tokenizer(config)
     data = stage_module(config.stage).load_data(config, tokenizer)
     model = apply_method(load_model(config, for_training=True), config)
     model.train()
+    model_type = model.config.model_type
+    if mlp_recompute(config, model_type, torch.cuda.is_available()):
+        install_mlp_recompute(model)
+    chunked = chunked_loss(config, model_type, torch.cuda.is_available())
     collate = make_collator(config, tokenizer, attn_implementation(config))
     rows = [data.train[i] for i in range(len(data.train))]
     order = list(range(len(rows)))
@@ -87,7 +95,9 @@ def raw_loop(config_path: Path, overrides: list[str]) -> dict:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     start = time.perf_counter()
     for batch in batches:
-        model(**batch).loss.backward()
+        with logits_free(model.get_base_model()) if chunked else contextlib.nullcontext():
+            loss = model(**batch).loss
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     seconds = time.perf_counter() - start
@@ -103,6 +113,11 @@ def main() -> int:
     parser.add_argument("--workdir", default=str(HERE / "results" / "work"))
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args()
+    if not args.no_raw:  # the bare loop runs here: on the allocator a training run gets
+        sys.path.insert(0, str(ROOT))
+        from engine.allocator import reexec_with_tcmalloc
+
+        reexec_with_tcmalloc()
     config, overrides = bench_config(args.data, Path(args.workdir))
     overrides += args.overrides
     result = {"data": args.data, "overrides": overrides, **run_lmf(config, overrides, not args.no_baseline)}

@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from .launch import launch_app
 
         return launch_app()
+    if argv is None and not getattr(args, "host", None) and not getattr(args, "hosts", None):
+        from engine.allocator import for_training
+
+        for_training(args.command, getattr(args, "dry_run", False))  # a run here, not one sent to a host
     return run_command(args.command, lambda: modules[args.command].run(args))
 
 

@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the engine sub-command."""
     parser, modules = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # run as a program, not called by a host process
+        from ..allocator import for_training
+
+        for_training(args.command, getattr(args, "dry_run", False))
     return run_command(args.command, lambda: modules[args.command].run(args))
 
 

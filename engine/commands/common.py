@@ -22,9 +22,11 @@ def print_plan(config: TrainConfig) -> int:
     loading no weights."""
     if problems := check_config(config, "train"):
         raise ConfigError(problems)
-    from engine.config.resolve import Hardware, attention_layout, precision_name, resolve
+    from engine.config.resolve import (Hardware, attention_layout, loss_summary, precision_name, recompute_summary,
+                                       resolve)
 
-    config = resolve(config, Hardware.detect())
+    hardware = Hardware.detect()
+    config = resolve(config, hardware)
     from engine.data.dataset_info import resolve_datasets
     from engine.models.source import resolve_model_source
 
@@ -36,6 +38,7 @@ def print_plan(config: TrainConfig) -> int:
     datasets = resolve_datasets(config)
     eval_sets = resolve_datasets(config, "eval_dataset") if config.eval_dataset else []
     shape = _model_summary(config)
+    model_type = _model_type(config)
     lines = [
         f"stage           {config.stage} ({config.finetuning_type})",
         f"model           {config.model_name_or_path}" + (f"  [gguf: {source.gguf_file}]" if source.is_gguf else ""),
@@ -49,6 +52,8 @@ def print_plan(config: TrainConfig) -> int:
         + (f"max_steps {config.max_steps}" if config.max_steps > 0 else f"{config.num_train_epochs:g} epochs"),
         f"template        {template_summary(config.template)}",
         f"attention       {attention_layout(config)}",
+        f"loss            {loss_summary(config, model_type, hardware.cuda)}",
+        f"recompute       {recompute_summary(config, model_type, hardware.cuda)}",
         f"resolved        flash_attn {config.flash_attn}, padding_free {config.padding_free}, precision "
         f"{precision_name(config)}, gradient checkpointing {not config.disable_gradient_checkpointing}"
         + (f", lora_alpha {config.lora_alpha}" if config.finetuning_type == "lora" else ""),
@@ -78,6 +83,16 @@ def _after_training(config: TrainConfig) -> str:
     if config.do_predict:
         parts.append(f"predict ({generate} -> generated_predictions.jsonl, BLEU-4/ROUGE)")
     return " + ".join(parts)
+
+
+def _model_type(config: TrainConfig) -> str:
+    """The model's type from its config.json or GGUF metadata; empty when it cannot be read before the run."""
+    try:
+        from engine.sizing import read_model_shape
+
+        return read_model_shape(config.model_name_or_path, config.gguf_file).model_type
+    except Exception:  # the plan prints without it (the run reads the model itself)
+        return ""
 
 
 def _model_summary(config: TrainConfig) -> str:

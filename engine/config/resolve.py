@@ -2,7 +2,8 @@
 
 Every key whose empty/auto value means "the engine decides" is decided here, by the rules below, for the
 machine the run is on: the attention kernel (`flash_attn`), `packing`, `padding_free`, precision (`bf16` /
-`fp16`), gradient checkpointing (`disable_gradient_checkpointing`) and `lora_alpha`. The resolved config is
+`fp16`), gradient checkpointing (`disable_gradient_checkpointing`) and `lora_alpha`; and, from the model's
+type, whether the loss is computed in vocabulary chunks (`chunked_loss`). The resolved config is
 what `run_config.yaml` and the journal's `start` event record and what `--dry-run` prints. Code that is
 handed a config that did not go through `resolve` (chat, export, a data preview) asks the same rules.
 """
@@ -19,6 +20,13 @@ from .schema import TrainConfig
 ATTENTION = {"disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2", "fa3": "flash_attention_3"}
 SEGMENT_SDPA = "sdpa_segments"  # the name engine.models.segment_attention registers
 FLASH_PACKAGES = {"fa2": "flash_attn", "fa3": "flash_attn_interface"}
+# Model types whose causal-LM forward applies the output head and then `loss_function` to its logits, with
+# nothing between (no soft-capping or logit scaling, no auxiliary loss): tests/unit/test_chunked_loss_models.py
+# reads their forward code.
+CHUNKED_LOSS_MODELS = frozenset({"llama", "mistral", "ministral", "qwen2", "qwen3", "phi3", "gemma", "olmo",
+                                 "olmo2", "smollm3", "starcoder2", "glm4"})
+MLP_RECOMPUTE_MODELS = CHUNKED_LOSS_MODELS - {"starcoder2"}  # decoder MLPs with a down_proj
+LOSS_CHUNK_BYTES = 64 * 2**20  # the float32 logits of one chunk of the chunked loss
 RESOLVED_KEYS = ("flash_attn", "packing", "padding_free", "bf16", "fp16", "disable_gradient_checkpointing",
                  "lora_alpha")
 
@@ -118,6 +126,50 @@ def gradient_checkpointing(config: TrainConfig, cuda: bool) -> bool:
     if config.disable_gradient_checkpointing is not None:
         return not config.disable_gradient_checkpointing
     return cuda and not config.use_cpu
+
+
+def chunked_loss(config: TrainConfig, model_type: str, cuda: bool) -> bool:
+    """The training loss in vocabulary chunks from the hidden states (engine.train.chunked_loss), never the whole
+    batch's logits: for pt/sft's plain cross entropy on the model types above, with an output head that nothing
+    wraps or resizes; not with the DFT loss, Liger on a GPU (its own fused loss), ZeRO or FSDP (a sharded head)."""
+    from engine.distributed.strategy import strategy_of
+
+    targets = " ".join(filter(None, (config.lora_target, config.additional_target, config.freeze_extra_modules,
+                                     config.oft_target)))
+    return (config.stage in ("pt", "sft") and model_type in CHUNKED_LOSS_MODELS and not config.use_dft_loss
+            and not (config.enable_liger_kernel and cuda and not config.use_cpu)
+            and strategy_of(config).name == "ddp" and "lm_head" not in targets
+            and not (config.new_special_tokens or config.resize_vocab))
+
+
+def mlp_recompute(config: TrainConfig, model_type: str, cuda: bool) -> bool:
+    """Selective recomputation of the decoder MLPs (engine.models.recompute) when layers are not checkpointed
+    whole: pt/sft on the dense model types above; not with 4/8-bit weights, unsloth, Liger on a GPU (its own
+    MLP kernel), ZeRO or FSDP."""
+    from engine.distributed.strategy import strategy_of
+
+    return (config.stage in ("pt", "sft") and model_type in MLP_RECOMPUTE_MODELS
+            and not gradient_checkpointing(config, cuda) and not config.quantization_bit and not config.use_unsloth
+            and not (config.enable_liger_kernel and cuda and not config.use_cpu)
+            and strategy_of(config).name == "ddp")
+
+
+def recompute_summary(config: TrainConfig, model_type: str, cuda: bool) -> str:
+    """What the backward pass recomputes instead of keeping, in words (for --dry-run)."""
+    if gradient_checkpointing(config, cuda):
+        return "every layer (gradient checkpointing: each keeps its input only)"
+    if mlp_recompute(config, model_type, cuda):
+        return "the MLPs' activation and product (their matmul outputs are kept)"
+    return "nothing (every activation is kept)"
+
+
+def loss_summary(config: TrainConfig, model_type: str, cuda: bool) -> str:
+    """How the training loss meets the vocabulary, in words (for --dry-run)."""
+    if config.stage not in ("pt", "sft"):
+        return f"{config.stage} loss"
+    if chunked_loss(config, model_type, cuda):
+        return f"cross entropy in vocabulary chunks of {LOSS_CHUNK_BYTES // 2**20} MB (no full logits)"
+    return "cross entropy over the full logits" + (" (DFT-weighted)" if config.use_dft_loss else "")
 
 
 def precision(config: TrainConfig, hardware: Hardware) -> dict[str, bool]:

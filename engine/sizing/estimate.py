@@ -12,7 +12,8 @@ The model of memory (GB = 2**30 bytes):
   in full; without it every layer keeps all its saved tensors. Eager attention adds the seq² score matrix
   (for a padding-free batch, the square of all its tokens); SDPA and flash attention keep no scores (SDPA
   runs per example under padding-free batches).
-- logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient.
+- logits: batch × seq × vocab in 16-bit plus fp32 for the loss and its gradient; with the chunked loss
+  (engine.config.resolve.chunked_loss) one 64 MB chunk of them and the hidden states' gradient.
 - the batch: rows × cutoff_len tokens, or, when the tokenized lengths are known (a run's `start` event),
   the largest batch of the run's seeded random order: its rows side by side (padding-free) or padded
   to its longest row (padded rows).
@@ -46,8 +47,10 @@ DYNAMIC = ("gradients", "zero3_gather", "transient", "activations", "logits")  #
 CPU_RUNTIME_GB = 0.53
 # On the CPU, peak RSS holds more than the live tensors: blocks autograd freed during the backward pass
 # stay in the allocator's arenas while gradients and the loss's buffers are allocated. Measured on
-# SmolLM2-135M LoRA (bench/long_rows.py, batches of 512 and 2,048 tokens): 0.65-0.71 of activations + logits.
-CPU_ALLOCATOR_SHARE = 0.65
+# SmolLM2-135M LoRA (bench/long_rows.py, batches of 512 and 2,048 tokens), as a share of activations +
+# logits: glibc's malloc 0.65-0.71; tcmalloc, which CPU training runs on where the system has it
+# (engine.allocator), 0.20-0.28.
+CPU_ALLOCATOR_SHARE = {"system": 0.65, "tcmalloc": 0.24}
 Device = Literal["cuda", "cpu"]
 
 
@@ -84,6 +87,13 @@ class Estimate:
                 "params_b": self.params_b, "trainable_params": self.trainable_params, "gpus": self.gpus,
                 "device": self.device, "notes": self.notes, "strategy": self.strategy,
                 "offloaded_gb": self.offloaded_gb}
+
+
+def cpu_allocator_share() -> float:
+    """The allocator's share for a CPU run started from this machine (tcmalloc when the system has it)."""
+    from engine.allocator import planned_allocator
+
+    return CPU_ALLOCATOR_SHARE[planned_allocator()]
 
 
 def _names(value: str | None) -> set[str]:
@@ -192,6 +202,8 @@ def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute:
     if s.is_moe:
         mlp = 4 * (s.experts_per_token * s.moe_intermediate_size + s.shared_expert_intermediate_size)
         mlp += s.num_experts
+    elif resolve.mlp_recompute(config, s.model_type, device == "cuda"):  # gate and up outputs, down's output
+        mlp = 2 * s.intermediate_size + h
     else:
         mlp = 4 * s.intermediate_size
     per_token = 4 * h + 2 * q_dim + 2 * kv_dim + mlp  # norms in/out, q k v, attention out, MLP gate/up/act/product
@@ -207,14 +219,23 @@ def activation_bytes(config: TrainConfig, s: ModelShape, p: ParamCount, compute:
     outside = 3 * tokens * h * compute  # embedding output, final norm in/out
     if gradient_checkpointing(config, device):
         return s.num_layers * tokens * h * compute + layer + outside
+    if resolve.mlp_recompute(config, s.model_type, device == "cuda") and not s.is_moe:  # one MLP's, recomputed
+        outside += 2 * tokens * s.intermediate_size * compute
     return s.num_layers * layer + outside
 
 
-def logits_bytes(config: TrainConfig, s: ModelShape, compute: int, tokens: int | None = None) -> float:
-    """batch × seq × vocab logits in the compute dtype, upcast to fp32 for the loss, and the fp32 gradient."""
+def logits_bytes(config: TrainConfig, s: ModelShape, compute: int, tokens: int | None = None,
+                 device: Device = "cuda") -> float:
+    """batch × seq × vocab logits in the compute dtype, upcast to fp32 for the loss, and the fp32 gradient;
+    with the chunked loss, one chunk of them (fp32, and 16-bit copies when computing in 16 bits) and the
+    hidden states' gradient the loss keeps for the backward pass."""
     if config.stage == "rm":
         return 0.0
-    return (tokens or batch_rows(config) * config.cutoff_len) * s.vocab_size * (compute + 4 + 4)
+    tokens = tokens or batch_rows(config) * config.cutoff_len
+    if resolve.chunked_loss(config, s.model_type, device == "cuda"):
+        rows = min(tokens, max(1, resolve.LOSS_CHUNK_BYTES // (4 * s.vocab_size)))
+        return rows * s.vocab_size * (4 + (2 * compute if compute < 4 else 0)) + 2 * tokens * s.hidden_size * compute
+    return tokens * s.vocab_size * (compute + 4 + 4)
 
 
 # What each strategy divides over the GPUs, and what it moves to CPU RAM.
@@ -299,13 +320,13 @@ def estimate_memory(config: TrainConfig, model: ModelShape | dict[str, Any], gpu
         parts["transient"] = largest * (compute + 4 * config.use_dora)
     tokens = batch_tokens(config, lengths)
     parts["activations"] = activation_bytes(config, s, p, compute, device, tokens)
-    parts["logits"] = logits_bytes(config, s, compute, tokens)
+    parts["logits"] = logits_bytes(config, s, compute, tokens, device)
     dynamic = sum(v for k, v in parts.items() if k in DYNAMIC)
     if device == "cuda":
         parts["cuda_overhead"] = CUDA_CONTEXT_GB * GB + ALLOCATOR_SLACK * dynamic
     else:
         parts["runtime"] = CPU_RUNTIME_GB * GB
-        parts["cpu_allocator"] = CPU_ALLOCATOR_SHARE * (parts["activations"] + parts["logits"])
+        parts["cpu_allocator"] = cpu_allocator_share() * (parts["activations"] + parts["logits"])
     breakdown = {k: round(v / GB, 3) for k, v in parts.items()}
     return Estimate(peak_gb=round(sum(parts.values()) / GB, 2), breakdown=breakdown,
                     params_b=round(p.total / 1e9, 3), trainable_params=int(trainable), gpus=gpus,

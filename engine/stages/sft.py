@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from transformers import Trainer, TrainingArguments
 
 from ..config import TrainConfig
-from ..config.resolve import attn_implementation
+from ..config.resolve import attn_implementation, chunked_loss, mlp_recompute
 from ..data import DataBundle, build_datasets, make_collator
 from ..models import apply_method, load_model
 from ..train.losses import dft_loss
@@ -20,8 +21,14 @@ def load_data(config: TrainConfig, tokenizer: Any) -> DataBundle:
 
 
 def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: TrainingArguments) -> Trainer:
-    """LmfTrainer on the method-wrapped model, counting real tokens; the DFT loss when use_dft_loss."""
+    """LmfTrainer on the method-wrapped model, counting real tokens; the DFT loss when use_dft_loss, else the
+    loss in vocabulary chunks where the model allows it; MLPs recomputed where resolve says so."""
     model = apply_method(load_model(config, for_training=True), config)
+    cuda = torch.cuda.is_available()
+    if mlp_recompute(config, model.config.model_type, cuda):
+        from ..models.recompute import install_mlp_recompute
+
+        install_mlp_recompute(model)
     accuracy: dict[str, Any] = {}
     if config.compute_accuracy:  # token accuracy per padded row, as LLaMA-Factory computes it
         from ..evaluate.metrics import argmax_logits, compute_accuracy
@@ -33,5 +40,5 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
         model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
         processing_class=tokenizer, lmf_config=config, compute_loss_func=dft_loss if config.use_dft_loss else None,
-        **accuracy,
+        chunked_loss=chunked_loss(config, model.config.model_type, cuda), **accuracy,
     )

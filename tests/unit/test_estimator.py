@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -37,14 +38,33 @@ def test_tiny_activations_and_logits_by_hand():
     layer, outside = tokens * per_token * 2, 3 * tokens * 64 * 2
     assert activation_bytes(config, TINY, p, 2, "cuda") == 2 * tokens * 64 * 2 + layer + outside  # checkpointed
     no_ckpt = config.model_copy(update={"disable_gradient_checkpointing": True})
-    assert activation_bytes(no_ckpt, TINY, p, 2, "cuda") == 2 * layer + outside
+    # without checkpointing the MLPs keep gate, up and down outputs; one MLP's activation and product recomputed
+    kept = tokens * (per_token - 4 * 128 + 2 * 128 + 64) * 2
+    recomputed = outside + 2 * tokens * 128 * 2
+    assert activation_bytes(no_ckpt, TINY, p, 2, "cuda") == 2 * kept + recomputed
+    dense = no_ckpt.model_copy(update={"quantization_bit": 4})  # no recomputation under 4-bit weights
+    assert activation_bytes(dense, TINY, p, 2, "cuda") == 2 * layer + outside
     eager = no_ckpt.model_copy(update={"flash_attn": "disabled"})
     scores = 2 * 4 * 16**2 * (4 + 2)  # rows x heads x seq² x (fp32 softmax + bf16 copy)
-    assert activation_bytes(eager, TINY, p, 2, "cuda") == 2 * (layer + scores) + outside
-    assert logits_bytes(config, TINY, 2) == tokens * 256 * (2 + 4 + 4)
+    assert activation_bytes(eager, TINY, p, 2, "cuda") == 2 * (kept + scores) + recomputed
+    full_logits = config.model_copy(update={"use_dft_loss": True})  # the DFT loss reads the logits
+    assert logits_bytes(full_logits, TINY, 2) == tokens * 256 * (2 + 4 + 4)
+    assert logits_bytes(config, TINY, 2) == tokens * 256 * (4 + 2 + 2) + 2 * tokens * 64 * 2  # one chunk + grad
+    assert logits_bytes(config, TINY, 4, device="cpu") == tokens * 256 * 4 + 2 * tokens * 64 * 4
     assert logits_bytes(config.model_copy(update={"stage": "rm"}), TINY, 2) == 0
     dpo = config.model_copy(update={"stage": "dpo"})
-    assert logits_bytes(dpo, TINY, 2) == 2 * logits_bytes(config, TINY, 2)
+    assert logits_bytes(dpo, TINY, 2) == 2 * logits_bytes(full_logits, TINY, 2)
+
+
+def test_chunked_loss_holds_one_chunk_of_a_large_vocabulary():
+    big = ModelShape.from_config({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+                                  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                                  "vocab_size": 128_000})
+    config = TrainConfig(per_device_train_batch_size=4, cutoff_len=1024, use_cpu=True)
+    rows = 64 * 2**20 // (4 * 128_000)  # 131 rows of float32 logits
+    assert logits_bytes(config, big, 4, device="cpu") == rows * 128_000 * 4 + 2 * 4096 * 64 * 4
+    other = dataclasses.replace(big, model_type="gemma2")  # soft-capped logits: the full logits
+    assert logits_bytes(config, other, 4, device="cpu") == 4096 * 128_000 * 12
 
 
 def test_lora_8b_by_hand(llama8b):
@@ -57,10 +77,12 @@ def test_lora_8b_by_hand(llama8b):
     per_token = 4 * 4096 + 2 * 4096 + 2 * 1024 + 4 * 14336 + 7 * 8
     acts = 32 * 512 * 4096 * 2 + 512 * per_token * 2 + 3 * 512 * 4096 * 2
     assert b["activations"] == pytest.approx(acts / GB, abs=1e-3)
-    assert b["logits"] == pytest.approx(512 * 128256 * 10 / GB, abs=1e-3)
-    dynamic = LORA8B * 4 + acts + 512 * 128256 * 10
+    chunk = 64 * 2**20 // (4 * 128256)  # the chunked loss: one chunk of fp32 logits and bf16 copies
+    logits = chunk * 128256 * 8 + 2 * 512 * 4096 * 2  # and the hidden states' gradient
+    assert b["logits"] == pytest.approx(logits / GB, abs=1e-3)
+    dynamic = LORA8B * 4 + acts + logits
     assert b["cuda_overhead"] == pytest.approx(0.45 + 0.05 * dynamic / GB, abs=1e-3)
-    assert e.peak_gb == pytest.approx(sum(b.values()), abs=0.01) and e.peak_gb == pytest.approx(16.59, abs=0.01)
+    assert e.peak_gb == pytest.approx(sum(b.values()), abs=0.01) and e.peak_gb == pytest.approx(16.09, abs=0.01)
 
 
 def test_qlora_weights_by_hand(llama8b):
@@ -108,7 +130,10 @@ def test_cpu_mode_is_fp32_with_runtime_and_no_cuda_overhead(llama8b):
     assert "master_weights" not in e.breakdown
     assert [e.breakdown[k] for k in ("weights", "gradients", "optimizer")] == pytest.approx(
         [P8B * 4 / GB, P8B * 4 / GB, P8B * 8 / GB], abs=1e-3)
-    assert e.breakdown["logits"] == pytest.approx(512 * 128256 * 12 / GB, abs=1e-3)
+    chunk = 64 * 2**20 // (4 * 128256)  # fp32 logits of one chunk of the loss, the hidden states' gradient
+    assert e.breakdown["logits"] == pytest.approx((chunk * 128256 * 4 + 2 * 512 * 4096 * 4) / GB, abs=1e-3)
+    dft = estimate_memory(case(finetuning_type="full", use_cpu=True, use_dft_loss=True), llama8b)
+    assert dft.breakdown["logits"] == pytest.approx(512 * 128256 * 12 / GB, abs=1e-3)
     # the CPU trainer leaves gradient checkpointing off unless asked
     checkpointed = case(finetuning_type="full", use_cpu=True, disable_gradient_checkpointing=False)
     assert e.breakdown["activations"] > estimate_memory(checkpointed, llama8b).breakdown["activations"]
@@ -118,14 +143,16 @@ def test_batch_and_length_scale_activations(llama8b):
     one = estimate_memory(case(finetuning_type="lora"), llama8b).breakdown
     four = estimate_memory(case(finetuning_type="lora", per_device_train_batch_size=4), llama8b).breakdown
     assert four["activations"] == pytest.approx(4 * one["activations"], abs=3e-3)
-    assert four["logits"] == pytest.approx(4 * one["logits"], abs=3e-3)
+    one, four = (estimate_memory(case(finetuning_type="lora", use_dft_loss=True, per_device_train_batch_size=rows),
+                                 llama8b).breakdown for rows in (1, 4))
+    assert four["logits"] == pytest.approx(4 * one["logits"], abs=3e-3)  # full logits grow with the batch
     eager = estimate_memory(case(finetuning_type="lora", flash_attn="disabled", cutoff_len=4096), llama8b).breakdown
     sdpa = estimate_memory(case(finetuning_type="lora", cutoff_len=4096), llama8b).breakdown
     assert eager["activations"] - sdpa["activations"] == pytest.approx(32 * 4096**2 * 6 / GB, abs=1e-3)
 
 
 def test_dpo_full_keeps_a_reference_copy(llama8b):
-    sft = estimate_memory(case(finetuning_type="full"), llama8b).breakdown
+    sft = estimate_memory(case(finetuning_type="full", use_dft_loss=True), llama8b).breakdown  # full logits
     dpo = estimate_memory(case(finetuning_type="full", stage="dpo"), llama8b).breakdown
     assert dpo["reference_model"] == pytest.approx(P8B * 2 / GB, abs=1e-3)
     assert dpo["logits"] == pytest.approx(2 * sft["logits"], abs=1e-3)

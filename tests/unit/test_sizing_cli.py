@@ -39,7 +39,7 @@ def test_suggest_options_change_the_estimate(capsys):
     lora = next(m for m in data["methods"] if m["method"] == "lora")
     main(["suggest", str(MODELS / "llama-3-8b"), "--vram", "24", "--json"])
     small = next(m for m in json.loads(capsys.readouterr().out)["methods"] if m["method"] == "lora")
-    assert lora["breakdown"]["logits"] == pytest.approx(8 * small["breakdown"]["logits"], abs=0.01)
+    assert lora["breakdown"]["activations"] == pytest.approx(8 * small["breakdown"]["activations"], abs=0.01)
 
 
 def test_suggest_table_names_the_reference_hardware(capsys):
