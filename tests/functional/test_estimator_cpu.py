@@ -7,6 +7,7 @@ than they settle (seen on CI) would otherwise hide the model under the imports' 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.allocator import find_tcmalloc, planned_allocator
 from engine.config import TrainConfig
 from engine.sizing import estimate_memory
 
@@ -52,8 +54,11 @@ CASES = {  # name: (config.json, batch, cutoff_len)
 def measure(name: str) -> float:
     """GiB that training adds to the settled resident set of the imports."""
     cfg, batch, seq = CASES[name]
+    env = dict(os.environ)
+    if planned_allocator() == "tcmalloc":  # the allocator a training run here gets, and the estimate assumes
+        env["LD_PRELOAD"] = str(find_tcmalloc())
     out = subprocess.run([sys.executable, "-c", TRAIN, json.dumps(cfg), str(batch), str(seq), "2"],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+                         capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
