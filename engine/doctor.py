@@ -17,7 +17,7 @@ class Piece:
     name: str
     enables: str
     command: str
-    module: str = ""  # the import name when it differs from the package name; "bin:NAME" for a program
+    module: str = ""  # the import name when it differs from the package name; "bin:NAME" a program; "lib:" tcmalloc
 
 
 PIECES = (
@@ -33,6 +33,8 @@ PIECES = (
     Piece("liger-kernel", "enable_liger_kernel on CUDA GPUs", "pip install 'lmf-tui[liger]'", "liger_kernel"),
     Piece("galore-torch", "use_galore / use_apollo / use_badam / use_adam_mini", "pip install 'lmf-tui[optim]'",
           "galore_torch"),
+    Piece("tcmalloc", "CPU training on tcmalloc: a lower peak memory (engine/allocator.py)",
+          "make setup   (or: apt-get install libtcmalloc-minimal4)", "lib:tcmalloc"),
     Piece("ssh", "remote GPU hosts (lmf-tui hosts, train --host)", "apt-get install openssh-client rsync", "bin:ssh"),
 )
 
@@ -49,6 +51,11 @@ class Finding:
 
 def check(piece: Piece) -> Finding:
     """Whether a piece is installed (found without importing it), and its version."""
+    if piece.module == "lib:tcmalloc":
+        from .allocator import find_tcmalloc
+
+        library = find_tcmalloc()
+        return Finding(piece.name, library is not None, str(library or ""), piece.enables, piece.command)
     if piece.module.startswith("bin:"):
         path = shutil.which(piece.module[4:])
         return Finding(piece.name, path is not None, path or "", piece.enables, piece.command)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from engine.allocator import find_tcmalloc
 from engine.doctor import PIECES, Piece, check, format_findings
 
 
@@ -27,3 +28,4 @@ def test_doctor_lists_every_piece_as_json() -> None:
     assert set(found) == {p.name for p in PIECES}
     assert "GGUF" in found["llama-cpp-python"]["enables"] and "setup-chat" in found["llama-cpp-python"]["command"]
     assert found["torch"]["installed"]
+    assert found["tcmalloc"]["installed"] == (find_tcmalloc() is not None) and "libtcmalloc" in found["tcmalloc"]["command"]
