@@ -40,6 +40,13 @@ def join_cpu_group(timeout_s: int, use_cpu: bool) -> None:
         torch.distributed.init_process_group("gloo", timeout=timedelta(seconds=timeout_s))
 
 
+def leave_group() -> None:
+    """Destroy this rank's process group at the end of its run (gloo's threads otherwise race the
+    interpreter's exit and can abort the rank)."""
+    if _group_ready():
+        torch.distributed.destroy_process_group()
+
+
 def _group_ready() -> bool:
     return world_size() > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
 

@@ -25,8 +25,8 @@ from ..distributed.strategy import device_problem, strategy_of
 from ..errors import explain
 from ..rundir import (CONFIG_FILE, RunLock, RunLocked, discard_partial_checkpoints, journal_status, last_checkpoint,
                       register_run)
-from .distributed import (NullEvents, RanksCallback, from_rank0, is_main_process, join_cpu_group, rank, resume_note,
-                          world_size)
+from .distributed import (NullEvents, RanksCallback, from_rank0, is_main_process, join_cpu_group, leave_group, rank,
+                          resume_note, world_size)
 from .pissa import save_converted as save_pissa_converted
 from .pissa import save_initial as save_pissa_initial
 from .journal import JournalCallback
@@ -73,7 +73,9 @@ def run_training(config: TrainConfig, echo: Echo | None = None) -> dict[str, Any
             try:
                 if note:
                     events.emit("warning", message=note)
-                return _train(config, run_dir, resume, events, echo, args, stop)
+                done = _train(config, run_dir, resume, events, echo, args, stop)
+                leave_group()
+                return done
             except ConfigError as exc:
                 events.emit("error", message=str(exc), kind="config")
                 raise
