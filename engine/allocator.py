@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cache
 from pathlib import Path
 
 NAMES = ("libtcmalloc_minimal.so.4", "libtcmalloc.so.4", "libtcmalloc_minimal.so", "libtcmalloc.so")
@@ -23,8 +24,10 @@ CHOICE = "LMF_TUI_ALLOCATOR"  # "system": leave the allocator alone
 DONE = "LMF_TUI_ALLOCATOR_SET"  # set on the re-executed process: never twice
 
 
+@cache
 def find_tcmalloc() -> Path | None:
-    """The tcmalloc library of this system (or of the Python environment), if any."""
+    """The tcmalloc library of this system (or of the Python environment), if any (looked up once: the
+    estimator asks on every change of a form)."""
     for folder in (Path(sys.prefix) / "lib", *map(Path, FOLDERS)):
         for name in NAMES:
             if (folder / name).is_file():
