@@ -38,15 +38,15 @@ def segment_sdpa_forward(module: torch.nn.Module, query: torch.Tensor, key: torc
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
-    groups = query.shape[1] // key.shape[1]
-    if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
-        key = key.repeat_interleave(groups, dim=1)
-        value = value.repeat_interleave(groups, dim=1)
     cuts = [int(c) for c in bounds.tolist()]
     if cuts[-1] < query.shape[2]:  # padding after the last example attends to itself only
         cuts.append(query.shape[2])
+    lengths = [b - a for a, b in zip(cuts[:-1], cuts[1:])]
     p = dropout if module.training else 0.0
-    parts = [F.scaled_dot_product_attention(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], dropout_p=p,
-                                            scale=scaling, is_causal=True)
-             for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    # split, not sliced: the backward pass joins the segments' gradients once instead of adding a full-size
+    # zero tensor per segment; grouped-query heads stay unrepeated (the kernel reads each key/value head
+    # for its group), so the saved keys and values are the model's own size
+    parts = [F.scaled_dot_product_attention(q, k, v, dropout_p=p, scale=scaling, is_causal=True,
+                                            enable_gqa=query.shape[1] != key.shape[1])
+             for q, k, v in zip(*(t.split(lengths, dim=2) for t in (query, key, value))) if q.shape[2]]
     return torch.cat(parts, dim=2).transpose(1, 2).contiguous(), None
