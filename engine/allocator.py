@@ -35,8 +35,9 @@ def find_tcmalloc() -> Path | None:
     return None
 
 
+@cache
 def allocator_in_use() -> str:
-    """"tcmalloc" when this process runs on it, else "system"."""
+    """"tcmalloc" when this process runs on it, else "system" (fixed when the process starts)."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:

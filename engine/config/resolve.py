@@ -128,30 +128,30 @@ def gradient_checkpointing(config: TrainConfig, cuda: bool) -> bool:
     return cuda and not config.use_cpu
 
 
-def chunked_loss(config: TrainConfig, model_type: str, cuda: bool) -> bool:
-    """The training loss in vocabulary chunks from the hidden states (engine.train.chunked_loss), never the whole
-    batch's logits: for pt/sft's plain cross entropy on the model types above, with an output head that nothing
-    wraps or resizes; not with the DFT loss, Liger on a GPU (its own fused loss), ZeRO or FSDP (a sharded head)."""
+def _own_kernels(config: TrainConfig, cuda: bool) -> bool:
+    """pt/sft on one process or DDP, without Liger on a GPU: where the chunked loss and the MLP recomputation may
+    replace what the model computes (Liger brings its own kernels; ZeRO and FSDP shard the weights they read)."""
     from engine.distributed.strategy import strategy_of
 
+    return (config.stage in ("pt", "sft") and not (config.enable_liger_kernel and cuda and not config.use_cpu)
+            and strategy_of(config).name == "ddp")
+
+
+def chunked_loss(config: TrainConfig, model_type: str, cuda: bool) -> bool:
+    """The training loss in vocabulary chunks from the hidden states (engine.train.chunked_loss), never the whole
+    batch's logits: for the plain cross entropy on the model types above, with an output head that nothing wraps
+    or resizes; not with the DFT loss."""
     targets = " ".join(filter(None, (config.lora_target, config.additional_target, config.freeze_extra_modules,
                                      config.oft_target)))
-    return (config.stage in ("pt", "sft") and model_type in CHUNKED_LOSS_MODELS and not config.use_dft_loss
-            and not (config.enable_liger_kernel and cuda and not config.use_cpu)
-            and strategy_of(config).name == "ddp" and "lm_head" not in targets
-            and not (config.new_special_tokens or config.resize_vocab))
+    return (model_type in CHUNKED_LOSS_MODELS and not config.use_dft_loss and "lm_head" not in targets
+            and not (config.new_special_tokens or config.resize_vocab) and _own_kernels(config, cuda))
 
 
 def mlp_recompute(config: TrainConfig, model_type: str, cuda: bool) -> bool:
     """Selective recomputation of the decoder MLPs (engine.models.recompute) when layers are not checkpointed
-    whole: pt/sft on the dense model types above; not with 4/8-bit weights, unsloth, Liger on a GPU (its own
-    MLP kernel), ZeRO or FSDP."""
-    from engine.distributed.strategy import strategy_of
-
-    return (config.stage in ("pt", "sft") and model_type in MLP_RECOMPUTE_MODELS
-            and not gradient_checkpointing(config, cuda) and not config.quantization_bit and not config.use_unsloth
-            and not (config.enable_liger_kernel and cuda and not config.use_cpu)
-            and strategy_of(config).name == "ddp")
+    whole: on the dense model types above; not with 4/8-bit weights or unsloth."""
+    return (model_type in MLP_RECOMPUTE_MODELS and not gradient_checkpointing(config, cuda)
+            and not config.quantization_bit and not config.use_unsloth and _own_kernels(config, cuda))
 
 
 def recompute_summary(config: TrainConfig, model_type: str, cuda: bool) -> str:

@@ -25,10 +25,6 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
     loss in vocabulary chunks where the model allows it; MLPs recomputed where resolve says so."""
     model = apply_method(load_model(config, for_training=True), config)
     cuda = torch.cuda.is_available()
-    if mlp_recompute(config, model.config.model_type, cuda):
-        from ..models.recompute import install_mlp_recompute
-
-        install_mlp_recompute(model)
     accuracy: dict[str, Any] = {}
     if config.compute_accuracy:  # token accuracy per padded row, as LLaMA-Factory computes it
         from ..evaluate.metrics import argmax_logits, compute_accuracy
@@ -40,5 +36,6 @@ def build_trainer(config: TrainConfig, tokenizer: Any, data: DataBundle, args: T
         model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
         data_collator=counting_collator(make_collator(config, tokenizer, attn_implementation(config))),
         processing_class=tokenizer, lmf_config=config, compute_loss_func=dft_loss if config.use_dft_loss else None,
-        chunked_loss=chunked_loss(config, model.config.model_type, cuda), **accuracy,
+        chunked_loss=chunked_loss(config, model.config.model_type, cuda),
+        mlp_recompute=mlp_recompute(config, model.config.model_type, cuda), **accuracy,
     )

@@ -165,13 +165,6 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> str | None:
     return str(found) if found else None
 
 
-def _mlp_recomputed(model: Any) -> bool:
-    """Whether engine.models.recompute wrapped the model's MLPs."""
-    from ..models.recompute import decoder_mlps
-
-    return any("forward" in vars(mlp) for mlp in decoder_mlps(model))
-
-
 def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: EventWriter | NullEvents,
            echo: Echo | None, args: Any, stop: GracefulStop) -> dict[str, Any]:
     from ..models import count_parameters, load_tokenizer
@@ -231,7 +224,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: str | None, events: Event
         "attn": attn_implementation(config), "attention_layout": attention_layout(config),
         "gradient_checkpointing": gradient_checkpointing,
         "loss": "chunked" if getattr(trainer, "chunked_loss", False) else "full logits",
-        "recompute": "layers" if gradient_checkpointing else "mlp" if _mlp_recomputed(trainer.model) else "none",
+        "recompute": ("layers" if gradient_checkpointing else
+                      "mlp" if getattr(trainer, "mlp_recompute", False) else "none"),
         "allocator": allocator_in_use(),
         "device": "cuda" if torch.cuda.is_available() and not config.use_cpu else "cpu",
         "batch_size": config.per_device_train_batch_size,

@@ -10,6 +10,7 @@ from transformers import Trainer, TrainingArguments
 
 from ..config import TrainConfig
 from ..distributed.strategy import deepspeed_path, fsdp_settings
+from ..models.recompute import install_mlp_recompute
 from .chunked_loss import logits_free, plain_head
 
 REAL_TOKENS = "num_real_tokens"
@@ -28,17 +29,19 @@ def counting_collator(collate: Callable[[list[dict]], dict[str, Any]]) -> Callab
 
 class LmfTrainer(Trainer):
     """Counts real tokens into `state.num_input_tokens_seen` (saved in checkpoints), builds LoRA+, can
-    evaluate with its own collator, and computes the training loss in vocabulary chunks when `chunked_loss`
-    (engine.config.resolve.chunked_loss) and the model's head allows it (`self.chunked_loss` says what runs)."""
+    evaluate with its own collator, computes the training loss in vocabulary chunks when `chunked_loss`
+    (engine.config.resolve.chunked_loss) and the model's head allows it (`self.chunked_loss` says what runs),
+    and recomputes the decoder MLPs' cheap work when `mlp_recompute`."""
 
     def __init__(self, *args: Any, lmf_config: TrainConfig, eval_collator: Callable | None = None,
-                 chunked_loss: bool = False, **kwargs: Any):
+                 chunked_loss: bool = False, mlp_recompute: bool = False, **kwargs: Any):
         self.lmf_config = lmf_config
         self.padded_tokens = 0
         self.eval_collator = eval_collator
         super().__init__(*args, **kwargs)
         self.causal_lm = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         self.chunked_loss = chunked_loss and plain_head(self.causal_lm)
+        self.mlp_recompute = mlp_recompute and install_mlp_recompute(self.model) > 0
 
     def get_eval_dataloader(self, eval_dataset=None):
         """Evaluation batches from `eval_collator` when given (padded rows, so accuracy is per row)."""

@@ -109,6 +109,17 @@ def fake_runs():
         run.kill()
 
 
+async def open_model_screen(app: LmfApp, pilot, model: Path):
+    """F2 to the Model screen, with `model` typed into its path field; returns the screen."""
+    from lmftui.screens.model import ModelScreen
+
+    await pilot.press("f2")
+    screen = app.screen
+    assert isinstance(screen, ModelScreen)
+    screen.query_one("#model-path").value = str(model)
+    return screen
+
+
 async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
     """Let the app run until `condition()` holds (workers, timers and messages included)."""
     deadline = time.monotonic() + timeout

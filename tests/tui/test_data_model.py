@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from lmftui.screens.data import DataScreen
-from lmftui.screens.model import ModelScreen
 from lmftui.widgets.sample_view import render_samples, render_stats
 
-from .conftest import make_app, tiny_dataset_dir
+from .conftest import make_app, open_model_screen, tiny_dataset_dir
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 
@@ -120,10 +119,7 @@ async def test_model_screen_reads_config_json_and_applies(home: Path) -> None:
     (model / "config.json").write_text(json.dumps(TINY_LLAMA))
     app = make_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f2")
-        screen = app.screen
-        assert isinstance(screen, ModelScreen)
-        screen.query_one("#model-path").value = str(model)
+        screen = await open_model_screen(app, pilot, model)
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()

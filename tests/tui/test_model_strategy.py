@@ -8,9 +8,9 @@ import pytest
 from textual.widgets import DataTable
 
 from engine.hardware.info import GpuInfo, HardwareInfo
-from lmftui.screens.model import ModelScreen, inspect_model
+from lmftui.screens.model import inspect_model
 
-from .conftest import make_app, wait_for
+from .conftest import make_app, open_model_screen, wait_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 LLAMA8B = Path(__file__).resolve().parents[1] / "fixtures" / "hardware" / "models" / "llama-3-8b"
@@ -21,10 +21,7 @@ async def test_a_row_that_needs_zero2_puts_deepspeed_in_the_config(home: Path) -
                          ram_total_gb=512, ram_available_gb=500, backend="cuda")
     app = make_app(home)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("f2")
-        screen = app.screen
-        assert isinstance(screen, ModelScreen)
-        screen.query_one("#model-path").value = str(LLAMA8B)
+        screen = await open_model_screen(app, pilot, LLAMA8B)
         screen.on_model_inspected(inspect_model(str(LLAMA8B), eight))
         table = screen.query_one("#methods", DataTable)
         await wait_for(pilot, lambda: table.row_count > 0)
