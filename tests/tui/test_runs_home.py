@@ -29,7 +29,7 @@ async def test_home_shows_hardware_presets_and_runs(home: Path, fake_runs) -> No
         screen = app.screen
         assert isinstance(screen, HomeScreen)
         assert "NVIDIA RTX 4090" in str(screen.query_one(HardwarePanel).render())
-        assert screen.query_one("#presets").option_count == 1
+        await wait_for(pilot, lambda: screen.query_one("#presets").option_count == 1)  # read off the first paint
         table = screen.query_one(RunsTable)
         await wait_for(pilot, lambda: table.row_count == 2)
         statuses = {r.name: r.status for r in table.runs.values()}
